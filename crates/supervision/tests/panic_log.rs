@@ -73,6 +73,14 @@ async fn panic_is_logged_once_with_child_id_and_message() {
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let panic_lines: Vec<&str> = log.lines().filter(|l| l.contains("disk on fire")).collect();
     assert_eq!(panic_lines.len(), 1, "logged once:\n{log}");
-    assert!(panic_lines[0].contains("fragile_worker"), "{}", panic_lines[0]);
-    assert!(panic_lines[0].contains("panic_log.rs"), "with its location: {}", panic_lines[0]);
+    assert!(
+        panic_lines[0].contains("fragile_worker"),
+        "{}",
+        panic_lines[0]
+    );
+    assert!(
+        panic_lines[0].contains("panic_log.rs"),
+        "with its location: {}",
+        panic_lines[0]
+    );
 }
