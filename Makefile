@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test build release lint fmt clean
+.PHONY: run test build release lint fmt fuzz clean
 
 ## run: build in release mode and start web_server (Ctrl-C stops it gracefully)
 run:
@@ -25,6 +25,18 @@ release:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## fuzz: run each cargo-fuzz target for FUZZ_SECONDS (default 30) on the committed seed corpus.
+## Installs cargo-fuzz if missing. New inputs go to target/fuzz-corpus, so the repo's seeds stay
+## small; run longer with `make fuzz FUZZ_SECONDS=600`.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?= parser chunked path_resolver
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		mkdir -p ../target/fuzz-corpus/$$t && \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$t ../target/fuzz-corpus/$$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 ## fmt: format the workspace
 fmt:

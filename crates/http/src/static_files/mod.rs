@@ -1,0 +1,204 @@
+//! Serving files from a document root.
+//!
+//! - [`resolve`]: URL path → file under the root, or a rejection (pure normalisation, then a
+//!   canonical-path containment check).
+//! - [`conditional`]: validators and preconditions (RFC 9110 §13).
+//! - [`range`]: byte ranges (RFC 9110 §14).
+//! - [`negotiate`]: `Accept-Encoding` (RFC 9110 §12.5.3).
+//! - [`mime`]: `Content-Type` and compressibility.
+//! - [`plan`]: the pure decision combining all of the above from metadata.
+//! - [`fs`]: the blocking reads and gzip compression that carry a decision out.
+
+pub mod conditional;
+pub mod fs;
+pub mod mime;
+pub mod negotiate;
+pub mod plan;
+pub mod range;
+pub mod resolve;
+
+use crate::method::Method;
+use crate::request::Request;
+use crate::response::Response;
+use crate::status::StatusCode;
+use plan::{FileFacts, FileInfo};
+use resolve::{Located, Rejection};
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::time::SystemTime;
+
+/// The methods a static mount answers; anything else is 405 without touching the file system.
+pub const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
+
+/// Settings for a static mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticOptions {
+    /// File served for a directory URL ending in `/`.
+    pub index_file: String,
+    /// Serve files and directories whose name starts with `.`; off by default so `.git` or `.env`
+    /// in a document root are never exposed.
+    pub show_dotfiles: bool,
+    /// Compress compressible files on the fly when the client accepts gzip.
+    pub gzip: bool,
+    /// Files smaller than this are not compressed on the fly: gzip's overhead outweighs the gain.
+    pub gzip_min_bytes: u64,
+    /// Files larger than this are not compressed on the fly, bounding CPU and memory per request;
+    /// a precompressed sibling is still used.
+    pub gzip_max_bytes: u64,
+    /// gzip level 0-9.
+    pub gzip_level: u32,
+    /// Serve `file.gz` instead of compressing when it exists and is not older than `file`.
+    pub precompressed: bool,
+    /// Most ranges honoured in one request; more are answered with the whole file.
+    pub max_ranges: usize,
+    /// `Cache-Control` value added to file responses, if any.
+    pub cache_control: Option<String>,
+}
+
+impl Default for StaticOptions {
+    fn default() -> Self {
+        StaticOptions {
+            index_file: "index.html".to_owned(),
+            show_dotfiles: false,
+            gzip: true,
+            gzip_min_bytes: 1024,
+            gzip_max_bytes: 8 * 1024 * 1024,
+            gzip_level: 6,
+            precompressed: true,
+            max_ranges: 16,
+            cache_control: None,
+        }
+    }
+}
+
+/// A document root and how to serve it.
+#[derive(Debug, Clone)]
+pub struct StaticFiles {
+    /// Canonical document root; every served path must stay below it.
+    root: PathBuf,
+    /// Serving options.
+    options: StaticOptions,
+}
+
+impl StaticFiles {
+    /// Serves `root`, which must be an existing directory. Fails with `InvalidInput` when the index
+    /// name is not a plain file name or the `Cache-Control` value is not a valid field value.
+    pub fn new(root: impl AsRef<Path>, options: StaticOptions) -> io::Result<Self> {
+        let root = std::fs::canonicalize(root)?;
+        if !std::fs::metadata(&root)?.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "document root is not a directory",
+            ));
+        }
+        let mut index = Path::new(&options.index_file).components();
+        if !matches!(
+            (index.next(), index.next()),
+            (Some(Component::Normal(_)), None)
+        ) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "index file must be a plain file name",
+            ));
+        }
+        if let Some(cache_control) = &options.cache_control {
+            Response::new(StatusCode::OK)
+                .with_header("Cache-Control", cache_control.clone())
+                .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
+        }
+        Ok(StaticFiles { root, options })
+    }
+
+    /// The canonical document root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The serving options.
+    pub fn options(&self) -> &StaticOptions {
+        &self.options
+    }
+
+    /// Answers `request` for `tail`, the still-encoded part of the path below the mount point
+    /// (empty or starting with `/`). Performs blocking file-system reads for GET and HEAD only.
+    pub fn serve(&self, request: &Request, tail: &str) -> Response {
+        match request.method() {
+            Method::Get | Method::Head => {}
+            Method::Options => return allow(StatusCode::NO_CONTENT),
+            _ => return allow(StatusCode::METHOD_NOT_ALLOWED),
+        }
+        let located = resolve::normalize(tail)
+            .and_then(|path| resolve::locate(&self.root, &path, &self.options));
+        let (path, metadata) = match located {
+            Ok(Located::File { path, metadata }) => (path, metadata),
+            Ok(Located::RedirectToDirectory) => return redirect_to_directory(request),
+            Err(rejection) => return rejected(rejection),
+        };
+        let facts = FileFacts::from_metadata(&metadata);
+        let content_type = mime::content_type(&path);
+        let sibling = if self.options.precompressed && mime::is_compressible(&content_type) {
+            self.precompressed_sibling(&path)
+        } else {
+            None
+        };
+        let info = FileInfo {
+            facts,
+            content_type: &content_type,
+            precompressed: sibling.as_ref().map(|(_, facts)| *facts),
+        };
+        let decision = plan::decide(request, &info, &self.options, SystemTime::now());
+        let sources = fs::Sources {
+            file: &path,
+            precompressed: sibling
+                .as_ref()
+                .map(|(path, facts)| (path.as_path(), *facts)),
+            facts,
+        };
+        fs::execute(
+            decision,
+            request.method() == Method::Head,
+            &sources,
+            self.options.gzip_level,
+        )
+        .unwrap_or_else(|_| {
+            Response::text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n")
+        })
+    }
+
+    /// `file.gz` next to `file`, if it is a regular file inside the root.
+    fn precompressed_sibling(&self, file: &Path) -> Option<(PathBuf, FileFacts)> {
+        let mut name = file.as_os_str().to_owned();
+        name.push(".gz");
+        let path = resolve::canonical_inside(&self.root, Path::new(&name), &self.options).ok()?;
+        let metadata = std::fs::metadata(&path).ok()?;
+        metadata
+            .is_file()
+            .then(|| (path, FileFacts::from_metadata(&metadata)))
+    }
+}
+
+fn allow(status: StatusCode) -> Response {
+    let mut response = Response::new(status);
+    response.push_unchecked("Allow", ALLOWED_METHODS);
+    response
+}
+
+fn rejected(rejection: Rejection) -> Response {
+    let status = rejection.status();
+    Response::text(
+        status,
+        format!("{}\n", status.reason().to_ascii_lowercase()),
+    )
+}
+
+/// 301 to the same path with `/` appended, query preserved (the path is the validated,
+/// still-encoded request path, so it is a valid field value).
+fn redirect_to_directory(request: &Request) -> Response {
+    let location = match request.query() {
+        Some(query) => format!("{}/?{query}", request.path()),
+        None => format!("{}/", request.path()),
+    };
+    let mut response = Response::text(StatusCode::MOVED_PERMANENTLY, "moved permanently\n");
+    response.push_unchecked("Location", location);
+    response
+}

@@ -1,0 +1,130 @@
+//! Status codes (RFC 9110 §15) and their reason phrases.
+
+use std::fmt;
+
+/// A three-digit response status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StatusCode(u16);
+
+macro_rules! status_codes {
+    ($($name:ident = $code:literal, $reason:literal;)*) => {
+        impl StatusCode {
+            $(
+                #[doc = concat!("`", stringify!($code), " ", $reason, "`.")]
+                pub const $name: StatusCode = StatusCode($code);
+            )*
+
+            /// The registered reason phrase, or an empty string for unregistered codes
+            /// (RFC 9112 §4 allows an empty reason-phrase).
+            pub const fn reason(self) -> &'static str {
+                match self.0 {
+                    $($code => $reason,)*
+                    _ => "",
+                }
+            }
+        }
+    };
+}
+
+status_codes! {
+    CONTINUE = 100, "Continue";
+    SWITCHING_PROTOCOLS = 101, "Switching Protocols";
+    OK = 200, "OK";
+    CREATED = 201, "Created";
+    ACCEPTED = 202, "Accepted";
+    NO_CONTENT = 204, "No Content";
+    PARTIAL_CONTENT = 206, "Partial Content";
+    MOVED_PERMANENTLY = 301, "Moved Permanently";
+    FOUND = 302, "Found";
+    SEE_OTHER = 303, "See Other";
+    NOT_MODIFIED = 304, "Not Modified";
+    TEMPORARY_REDIRECT = 307, "Temporary Redirect";
+    PERMANENT_REDIRECT = 308, "Permanent Redirect";
+    BAD_REQUEST = 400, "Bad Request";
+    UNAUTHORIZED = 401, "Unauthorized";
+    FORBIDDEN = 403, "Forbidden";
+    NOT_FOUND = 404, "Not Found";
+    METHOD_NOT_ALLOWED = 405, "Method Not Allowed";
+    NOT_ACCEPTABLE = 406, "Not Acceptable";
+    REQUEST_TIMEOUT = 408, "Request Timeout";
+    CONFLICT = 409, "Conflict";
+    GONE = 410, "Gone";
+    LENGTH_REQUIRED = 411, "Length Required";
+    PRECONDITION_FAILED = 412, "Precondition Failed";
+    CONTENT_TOO_LARGE = 413, "Content Too Large";
+    URI_TOO_LONG = 414, "URI Too Long";
+    UNSUPPORTED_MEDIA_TYPE = 415, "Unsupported Media Type";
+    RANGE_NOT_SATISFIABLE = 416, "Range Not Satisfiable";
+    EXPECTATION_FAILED = 417, "Expectation Failed";
+    UNPROCESSABLE_CONTENT = 422, "Unprocessable Content";
+    TOO_MANY_REQUESTS = 429, "Too Many Requests";
+    REQUEST_HEADER_FIELDS_TOO_LARGE = 431, "Request Header Fields Too Large";
+    INTERNAL_SERVER_ERROR = 500, "Internal Server Error";
+    NOT_IMPLEMENTED = 501, "Not Implemented";
+    BAD_GATEWAY = 502, "Bad Gateway";
+    SERVICE_UNAVAILABLE = 503, "Service Unavailable";
+    GATEWAY_TIMEOUT = 504, "Gateway Timeout";
+    HTTP_VERSION_NOT_SUPPORTED = 505, "HTTP Version Not Supported";
+}
+
+impl StatusCode {
+    /// A status code from its number; `None` outside 100..=599 (RFC 9110 §15).
+    pub const fn from_u16(code: u16) -> Option<StatusCode> {
+        if code >= 100 && code <= 599 {
+            Some(StatusCode(code))
+        } else {
+            None
+        }
+    }
+
+    /// The numeric code.
+    pub const fn as_u16(self) -> u16 {
+        self.0
+    }
+
+    /// 1xx: interim responses, which never carry content (RFC 9110 §15.2).
+    pub const fn is_informational(self) -> bool {
+        self.0 < 200
+    }
+
+    /// Whether a response with this status may carry content at all: 1xx, 204 and 304 never do
+    /// (RFC 9110 §6.4.1), so they get neither content nor framing headers.
+    pub const fn permits_content(self) -> bool {
+        !(self.is_informational() || self.0 == 204 || self.0 == 304)
+    }
+}
+
+impl fmt::Display for StatusCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.0, self.reason())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc9110_15_status_code_range() {
+        assert!(StatusCode::from_u16(99).is_none());
+        assert!(StatusCode::from_u16(600).is_none());
+        assert_eq!(StatusCode::from_u16(418).unwrap().reason(), "");
+        assert_eq!(StatusCode::from_u16(404), Some(StatusCode::NOT_FOUND));
+    }
+
+    #[test]
+    fn rfc9110_6_4_1_statuses_without_content() {
+        for code in [100, 101, 204, 304] {
+            assert!(
+                !StatusCode::from_u16(code).unwrap().permits_content(),
+                "{code}"
+            );
+        }
+        for code in [200, 206, 301, 404, 500] {
+            assert!(
+                StatusCode::from_u16(code).unwrap().permits_content(),
+                "{code}"
+            );
+        }
+    }
+}
