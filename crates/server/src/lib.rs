@@ -8,10 +8,22 @@
 //! - `web_server_supervision` (crates/supervision): OTP supervisors on actix; no HTTP.
 //! - `web_server_http` (crates/http): sans-io HTTP/1.1; no actors, no sockets.
 //!
-//! Until the server lands (see docs/architecture.md for the plan, module by module), the
-//! binary runs a supervised demo tree, and this library re-exports the two building blocks.
+//! - [`server`]: starting and stopping a server (worker Arbiters, sockets, the tree).
+//! - [`tree`]: the seed's supervision tree.
+//! - [`tcp`]: binding, back-pressure, the listener's accept loops, the acceptor partitions.
+//! - `conn`: `web_server_tcp_acceptor`, the per-connection actor and its state machine.
+//! - [`service`]: the request pipeline (router, static files, panics → 500).
+//! - [`cache`], [`metrics`]: the cache and metrics actors and their supervisors.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+pub mod cache;
+pub mod conn;
+pub mod metrics;
+pub mod server;
+pub mod service;
+pub mod tcp;
+pub mod tree;
 
 pub use web_server_http as http;
 pub use web_server_supervision as supervision;

@@ -1,0 +1,89 @@
+//! Socket reads and writes with the connection's timeouts. Every wait is bounded: a read by a
+//! deadline the caller chooses, a write by "no progress for `send_timeout`".
+
+use std::io::{self, IoSlice};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// Bytes read from the socket per call, at most: enough for a typical request head, small
+/// enough that an idle connection that has just been handed one costs little.
+pub(crate) const READ_CHUNK: usize = 4096;
+
+/// What one bounded read produced.
+#[derive(Debug)]
+pub(crate) enum ReadOutcome {
+    /// Some bytes were appended to the buffer.
+    Data,
+    /// The peer closed its side.
+    Eof,
+    /// The deadline passed first.
+    TimedOut,
+    /// The socket failed (reset, …).
+    Failed,
+}
+
+/// Appends at most [`READ_CHUNK`] bytes to `buf`, waiting until `deadline` at the latest.
+pub(crate) async fn read_some(
+    io: &mut TcpStream,
+    buf: &mut BytesMut,
+    deadline: Instant,
+) -> ReadOutcome {
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+    match tokio::time::timeout_at(deadline, io.read_buf(buf)).await {
+        Err(_) => ReadOutcome::TimedOut,
+        Ok(Ok(0)) => ReadOutcome::Eof,
+        Ok(Ok(_)) => ReadOutcome::Data,
+        Ok(Err(_)) => ReadOutcome::Failed,
+    }
+}
+
+/// Writes `head` then `body` completely, with vectored writes; fails with `TimedOut` when a
+/// single write makes no progress for `stall` (a peer that stopped reading).
+pub(crate) async fn write_all(
+    io: &mut TcpStream,
+    head: &[u8],
+    body: &[u8],
+    stall: Duration,
+) -> io::Result<()> {
+    let (mut head, mut body) = (head, body);
+    while !head.is_empty() || !body.is_empty() {
+        let slices = [IoSlice::new(head), IoSlice::new(body)];
+        let written = match tokio::time::timeout(stall, io.write_vectored(&slices)).await {
+            Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "send timeout")),
+            Ok(result) => result?,
+        };
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let from_head = written.min(head.len());
+        head = &head[from_head..];
+        body = &body[written - from_head..];
+    }
+    Ok(())
+}
+
+/// Closes politely: sends FIN, then drains what the peer still sends for a short, bounded
+/// while, so that unread request bytes do not turn the close into a reset that could destroy
+/// the response still in flight (nginx's lingering close).
+pub(crate) async fn linger_close(io: &mut TcpStream) {
+    const LINGER: Duration = Duration::from_millis(500);
+    const LINGER_BYTES: usize = 64 * 1024;
+    if io.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER;
+    let mut scratch = [0u8; 2048];
+    let mut drained = 0;
+    while drained < LINGER_BYTES {
+        match tokio::time::timeout_at(deadline, io.read(&mut scratch)).await {
+            Ok(Ok(n)) if n > 0 => drained += n,
+            _ => return,
+        }
+    }
+}

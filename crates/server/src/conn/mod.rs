@@ -1,0 +1,89 @@
+//! `web_server_tcp_acceptor`: one actor per client connection, a temporary dynamic child of its
+//! worker's `web_server_tcp_acceptor_sup` partition.
+//!
+//! The actor is the connection's place in the supervision tree (it can be stopped, killed and
+//! counted like any process); the work is the state machine in [`state`], spawned into the
+//! actor's own context, so no message crosses a thread on the request path. A graceful stop lets
+//! the request in progress finish; a kill drops the socket at once.
+
+mod io;
+pub(crate) mod state;
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix::fut::{wrap_future, ActorFutureExt};
+use actix::{Actor, ActorContext, AsyncContext, Context, Running};
+use tokio::net::TcpStream;
+use web_server_supervision::{ChildContext, StartError, StartedChild};
+
+use crate::service::Service;
+use crate::tcp::gate::ConnectionPermit;
+use state::Drain;
+
+/// The supervision id of connection actors.
+pub const ACCEPTOR_ID: &str = "web_server_tcp_acceptor";
+
+/// A connection handed from an accept loop to its worker's acceptor supervisor.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The socket, already registered with the worker's reactor.
+    pub stream: TcpStream,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Counts the connection against `server.max_connections`.
+    pub permit: ConnectionPermit,
+}
+
+/// The connection actor.
+pub struct ConnectionActor {
+    /// Asks the state machine to finish the current request and close.
+    drain: Rc<Drain>,
+    /// The state machine has ended; the actor may stop.
+    finished: bool,
+}
+
+impl Actor for ConnectionActor {
+    type Context = Context<Self>;
+
+    fn stopping(&mut self, _: &mut Context<Self>) -> Running {
+        if self.finished {
+            Running::Stop
+        } else {
+            self.drain.request();
+            Running::Continue
+        }
+    }
+}
+
+/// Starts the connection actor for `accepted` (the acceptor supervisor's start function).
+pub fn start(
+    service: &Arc<Service>,
+    accepted: Accepted,
+    ctx: ChildContext,
+) -> Result<StartedChild, StartError> {
+    let _ = accepted.stream.set_nodelay(true);
+    let service = service.clone();
+    let started = ctx.start_with(move |actor_ctx: &mut Context<ConnectionActor>| {
+        let drain = Rc::new(Drain::default());
+        let connection = state::Connection::new(
+            accepted.stream,
+            accepted.peer,
+            service,
+            drain.clone(),
+            accepted.permit,
+        );
+        actor_ctx.spawn(wrap_future::<_, ConnectionActor>(connection.run()).map(
+            |(), actor, ctx| {
+                actor.finished = true;
+                ctx.stop();
+            },
+        ));
+        ConnectionActor {
+            drain,
+            finished: false,
+        }
+    });
+    Ok(started.into())
+}

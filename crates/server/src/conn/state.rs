@@ -1,0 +1,322 @@
+//! The connection state machine: one request at a time, responses in request order, every
+//! wait bounded by a configured timeout.
+//!
+//! ```text
+//!             ┌──────────────── keep-alive ─────────────────┐
+//!             ▼                                             │
+//!   Idle ─▶ ReadingHead ─▶ ReadingBody ─▶ Handling ─▶ Writing ─▶ Closing
+//!             │  ▲ pipelined bytes already buffered        │
+//!             │  └─────────────────────────────────────────┘
+//!             └─ parse error / timeout ─▶ Writing (error answer) ─▶ Closing
+//! ```
+//!
+//! The read buffer is released while the connection is idle between requests, so thousands
+//! of idle keep-alive connections cost little memory.
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use web_server_http::response::CONTINUE;
+use web_server_http::{
+    BodyDecoder, ParseError, Parsed, Request, RequestHead, RequestInfo, RequestParser, Response,
+    ResponseEncoder, StatusCode,
+};
+
+use super::io::{self, ReadOutcome};
+use crate::service::Service;
+use crate::tcp::gate::ConnectionPermit;
+
+/// Tells a connection to finish the request in progress and close (graceful shutdown).
+#[derive(Debug, Default)]
+pub(crate) struct Drain {
+    /// Set once; checked between requests.
+    requested: Cell<bool>,
+    /// Wakes a connection waiting idle, so it closes at once.
+    wake: Notify,
+}
+
+impl Drain {
+    pub(crate) fn request(&self) {
+        self.requested.set(true);
+        self.wake.notify_one();
+    }
+
+    fn is_requested(&self) -> bool {
+        self.requested.get()
+    }
+}
+
+/// Where a connection is. Each state holds exactly what the next step needs.
+enum State {
+    /// Between requests (or before the first): waiting for bytes with the buffer released.
+    Idle,
+    /// Bytes of a request head are arriving; `started` is when its first byte came, and the
+    /// header timeout counts from there, whatever trickles in after.
+    ReadingHead { started: Instant },
+    /// The head is parsed; its content is being read and decoded.
+    ReadingBody {
+        head: RequestHead,
+        head_bytes: Bytes,
+        decoder: BodyDecoder,
+        body: BytesMut,
+    },
+    /// A whole request, to answer.
+    Handling(Request),
+    /// An answer, to encode and write.
+    Writing {
+        response: Response,
+        request: RequestInfo,
+    },
+    /// Done: close politely.
+    Closing,
+}
+
+/// One client connection: its socket, buffers and progress.
+pub(crate) struct Connection {
+    /// The client socket.
+    io: TcpStream,
+    /// For logs.
+    peer: SocketAddr,
+    /// What to answer requests with.
+    service: Arc<Service>,
+    /// Bytes read but not yet consumed; empty and unallocated while idle.
+    buf: BytesMut,
+    /// Incremental head parser, remembering how far it scanned `buf`.
+    parser: RequestParser,
+    /// Writes response heads (and owns the once-a-second `Date`).
+    encoder: ResponseEncoder,
+    /// Encoded response heads, reused from response to response.
+    out: Vec<u8>,
+    /// Requests answered so far, against `max_keepalive_requests`.
+    served: u64,
+    /// Graceful-shutdown request from the actor.
+    drain: Rc<Drain>,
+    /// Counts this connection against `server.max_connections` until dropped.
+    _permit: ConnectionPermit,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        io: TcpStream,
+        peer: SocketAddr,
+        service: Arc<Service>,
+        drain: Rc<Drain>,
+        permit: ConnectionPermit,
+    ) -> Self {
+        let options = service.options();
+        let encoder = ResponseEncoder::new(options.server_header.as_deref())
+            .unwrap_or_else(|_| ResponseEncoder::new(None).expect("no Server header is valid"));
+        Connection {
+            io,
+            peer,
+            parser: RequestParser::new(options.limits),
+            service,
+            buf: BytesMut::new(),
+            encoder,
+            out: Vec::with_capacity(256),
+            served: 0,
+            drain,
+            _permit: permit,
+        }
+    }
+
+    /// Runs the connection to its end.
+    pub(crate) async fn run(mut self) {
+        let mut state = State::Idle;
+        loop {
+            state = match state {
+                State::Idle => self.idle().await,
+                State::ReadingHead { started } => self.read_head(started).await,
+                State::ReadingBody {
+                    head,
+                    head_bytes,
+                    decoder,
+                    body,
+                } => self.read_body(head, head_bytes, decoder, body).await,
+                State::Handling(request) => self.handle(request).await,
+                State::Writing { response, request } => self.write(response, request).await,
+                State::Closing => break,
+            };
+        }
+        io::linger_close(&mut self.io).await;
+    }
+
+    async fn idle(&mut self) -> State {
+        if !self.buf.is_empty() {
+            return State::ReadingHead {
+                started: Instant::now(),
+            };
+        }
+        if self.drain.is_requested() {
+            return State::Closing;
+        }
+        // Give the buffer back while nothing is expected; the next read allocates anew.
+        self.buf = BytesMut::new();
+        let options = self.service.options();
+        let wait = if self.served == 0 {
+            options.header_timeout
+        } else {
+            options.keepalive_timeout
+        };
+        tokio::select! {
+            ready = self.io.readable() => {
+                if ready.is_err() {
+                    return State::Closing;
+                }
+            }
+            () = tokio::time::sleep(wait) => return State::Closing,
+            () = self.drain.wake.notified() => return State::Closing,
+        }
+        let started = Instant::now();
+        match io::read_some(
+            &mut self.io,
+            &mut self.buf,
+            started + options.header_timeout,
+        )
+        .await
+        {
+            ReadOutcome::Data => State::ReadingHead { started },
+            ReadOutcome::Eof | ReadOutcome::Failed => State::Closing,
+            ReadOutcome::TimedOut => State::Closing,
+        }
+    }
+
+    async fn read_head(&mut self, started: Instant) -> State {
+        let deadline = started + self.service.options().header_timeout;
+        loop {
+            match self.parser.parse(&self.buf) {
+                Ok(Parsed::Complete { head, consumed }) => {
+                    let head_bytes = self.buf.split_to(consumed).freeze();
+                    return self.start_body(head, head_bytes).await;
+                }
+                Ok(Parsed::Partial) => {}
+                Err(error) => return self.reject(&error),
+            }
+            match io::read_some(&mut self.io, &mut self.buf, deadline).await {
+                ReadOutcome::Data => {}
+                ReadOutcome::TimedOut => return self.timed_out(),
+                ReadOutcome::Eof | ReadOutcome::Failed => return State::Closing,
+            }
+        }
+    }
+
+    async fn start_body(&mut self, head: RequestHead, head_bytes: Bytes) -> State {
+        let framing = head.body_framing();
+        if !framing.has_content() {
+            return State::Handling(head.into_request(head_bytes, Bytes::new()));
+        }
+        if head.expect_continue() && self.buf.is_empty() {
+            // The client waits for this before sending the content (RFC 9110 §10.1.1).
+            let stall = self.service.options().send_timeout;
+            if io::write_all(&mut self.io, CONTINUE, &[], stall)
+                .await
+                .is_err()
+            {
+                return State::Closing;
+            }
+        }
+        let decoder = BodyDecoder::new(framing, &self.service.options().limits);
+        State::ReadingBody {
+            head,
+            head_bytes,
+            decoder,
+            body: BytesMut::new(),
+        }
+    }
+
+    async fn read_body(
+        &mut self,
+        head: RequestHead,
+        head_bytes: Bytes,
+        mut decoder: BodyDecoder,
+        mut body: BytesMut,
+    ) -> State {
+        let body_timeout = self.service.options().body_timeout;
+        loop {
+            if !self.buf.is_empty() {
+                match decoder.decode(&self.buf) {
+                    Ok(step) => {
+                        body.extend_from_slice(&self.buf[step.data.clone()]);
+                        let _ = self.buf.split_to(step.consumed);
+                        if step.done {
+                            return State::Handling(head.into_request(head_bytes, body.freeze()));
+                        }
+                    }
+                    Err(error) => return self.reject(&error),
+                }
+            }
+            match io::read_some(&mut self.io, &mut self.buf, Instant::now() + body_timeout).await {
+                ReadOutcome::Data => {}
+                ReadOutcome::TimedOut => return self.timed_out(),
+                ReadOutcome::Eof | ReadOutcome::Failed => return State::Closing,
+            }
+        }
+    }
+
+    async fn handle(&mut self, request: Request) -> State {
+        self.served += 1;
+        let mut info = RequestInfo::of(&request);
+        if self.served >= self.service.options().max_keepalive_requests || self.drain.is_requested()
+        {
+            info.keep_alive = false;
+        }
+        let (_request, response) = self.service.respond(request).await;
+        State::Writing {
+            response,
+            request: info,
+        }
+    }
+
+    async fn write(&mut self, response: Response, request: RequestInfo) -> State {
+        self.out.clear();
+        let encoded = self.encoder.encode(&response, &request, &mut self.out);
+        let body: &[u8] = encoded.body.as_deref().unwrap_or(&[]);
+        let stall = self.service.options().send_timeout;
+        if let Err(err) = io::write_all(&mut self.io, &self.out, body, stall).await {
+            tracing::debug!(peer = %self.peer, %err, "write failed; closing");
+            return State::Closing;
+        }
+        if encoded.close {
+            State::Closing
+        } else {
+            State::Idle
+        }
+    }
+
+    /// Answers a rejected request with the status its error calls for.
+    fn reject(&mut self, error: &ParseError) -> State {
+        tracing::debug!(peer = %self.peer, %error, "rejected request");
+        let mut request = RequestInfo::for_error(error);
+        match error.resume() {
+            // The rejected request's content would have to be skipped; closing is simpler and
+            // always allowed.
+            Some(resume) if !resume.body.has_content() => {
+                let _ = self.buf.split_to(resume.consumed.min(self.buf.len()));
+            }
+            _ => request.keep_alive = false,
+        }
+        State::Writing {
+            response: Response::for_parse_error(error),
+            request,
+        }
+    }
+
+    /// A request that did not arrive in time: 408 and close (RFC 9110 §15.5.9).
+    fn timed_out(&mut self) -> State {
+        tracing::debug!(peer = %self.peer, "request timed out");
+        State::Writing {
+            response: Response::text(StatusCode::REQUEST_TIMEOUT, "request timeout\n").closing(),
+            request: RequestInfo {
+                method: web_server_http::Method::Get,
+                version: web_server_http::Version::Http11,
+                keep_alive: false,
+            },
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Starting and stopping a whole server: worker Arbiters, bound sockets, the tree.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Arbiter;
+use web_server_http::{Router, StaticFiles, StaticOptions};
+use web_server_supervision::{ExitReason, StartError, SupervisorRef};
+
+use crate::service::{ConnectionOptions, Service};
+use crate::tcp::acceptor_sup::Partitions;
+use crate::tcp::bind;
+use crate::tcp::gate::ConnectionGate;
+use crate::tcp::listener::ListenerShared;
+use crate::tree;
+
+/// What a server needs to start; built from the configuration (or in code when embedding).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Addresses to listen on (`server.bind`).
+    pub bind: Vec<SocketAddr>,
+    /// Worker Arbiters (`server.workers`; 0 = one per core).
+    pub workers: usize,
+    /// Listen backlog (`server.backlog`).
+    pub backlog: u32,
+    /// Live connections at most (`server.max_connections`).
+    pub max_connections: usize,
+    /// Static files served at `/` (`server.docroot`), if any.
+    pub docroot: Option<PathBuf>,
+    /// Static-file rules (compression, index file…).
+    pub static_options: StaticOptions,
+    /// Limits and timeouts for every connection.
+    pub connection: ConnectionOptions,
+    /// How long connections get to finish when the tree stops (`timeouts.shutdown_ms`).
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+            workers: 0,
+            backlog: 1024,
+            max_connections: 10_000,
+            docroot: None,
+            static_options: StaticOptions::default(),
+            connection: ConnectionOptions::default(),
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A running server.
+pub struct Server {
+    /// The root of the tree.
+    root: SupervisorRef,
+    /// Addresses actually bound (port 0 resolved).
+    addrs: Vec<SocketAddr>,
+    /// Gate, partitions and readiness.
+    shared: Arc<ListenerShared>,
+    /// The worker threads, stopped after the tree.
+    workers: Vec<Arbiter>,
+}
+
+impl Server {
+    /// Binds every address, starts the worker Arbiters and the tree, and returns once the
+    /// server accepts connections. Must run inside an actix `System`.
+    pub async fn start(config: ServerConfig, mut router: Router) -> Result<Server, StartError> {
+        if let Some(docroot) = &config.docroot {
+            let files =
+                StaticFiles::new(docroot, config.static_options.clone()).map_err(|err| {
+                    StartError::new(format!("server.docroot {}: {err}", docroot.display()))
+                })?;
+            router
+                .mount("/", files)
+                .map_err(|err| StartError::new(format!("cannot mount the docroot: {err}")))?;
+        }
+        let workers = match config.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let sockets =
+            bind::bind_all(&config.bind, workers, config.backlog).map_err(StartError::new)?;
+        let addrs = sockets.addrs.clone();
+        let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
+        let partitions = Partitions::new(workers);
+        let shared = Arc::new(ListenerShared {
+            sockets,
+            workers: arbiters.iter().map(Arbiter::handle).collect(),
+            partitions: partitions.clone(),
+            gate: ConnectionGate::new(config.max_connections),
+            accepting: AtomicBool::new(false),
+        });
+        let service = Service::new(router, config.connection.clone());
+        let spec = tree::web_server_sup(&shared, &service, &partitions, config.shutdown_timeout);
+        let root = match SupervisorRef::start(spec).await {
+            Ok(root) => root,
+            Err(err) => {
+                arbiters.iter().for_each(|a| {
+                    a.stop();
+                });
+                return Err(err);
+            }
+        };
+        let urls: Vec<String> = addrs.iter().map(|a| format!("http://{a}")).collect();
+        tracing::info!(
+            workers,
+            "web_server ready, listening on {}",
+            urls.join(", ")
+        );
+        Ok(Server {
+            root,
+            addrs,
+            shared,
+            workers: arbiters,
+        })
+    }
+
+    /// The addresses actually bound.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// The root supervisor.
+    pub fn root(&self) -> &SupervisorRef {
+        &self.root
+    }
+
+    /// Live connections now.
+    pub fn active_connections(&self) -> usize {
+        self.shared.gate.active()
+    }
+
+    /// Whether a listener is accepting.
+    pub fn is_accepting(&self) -> bool {
+        self.shared.accepting.load(Ordering::Acquire)
+    }
+
+    /// Stops the tree in reverse start order (connections finish their request in progress,
+    /// within the shutdown timeout), then the worker threads.
+    pub async fn stop(self) -> ExitReason {
+        let reason = self.root.shutdown().await;
+        for worker in &self.workers {
+            worker.stop();
+        }
+        reason
+    }
+
+    /// Resolves when the root exits by itself (escalation reached it).
+    pub async fn exited(&self) -> ExitReason {
+        self.root.exited().await
+    }
+}

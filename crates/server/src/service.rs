@@ -1,0 +1,131 @@
+//! The request pipeline every connection runs: one linear path from a parsed request to a
+//! response, reading top to bottom. It knows no sockets; the connection state machine feeds it
+//! requests and writes what it returns.
+//!
+//! 1. CONNECT is refused (an origin server, not a proxy).
+//! 2. The router picks a handler, a static mount, or an automatic 204/404/405 answer.
+//! 3. Handlers run inline, inside `catch_unwind`: a panic answers 500, closes the connection and
+//!    is logged with its message, and nothing else notices.
+//! 4. Static files are read on the blocking pool, never on the worker's event loop.
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Duration;
+
+use web_server_http::{Limits, Request, Response, Route, Router, StatusCode};
+
+/// What a connection needs to know besides the router: limits and timeouts from the config.
+#[derive(Debug, Clone)]
+pub struct ConnectionOptions {
+    /// Request size limits (`limits.*`).
+    pub limits: Limits,
+    /// From the first byte of a request to the end of its head; not reset by trickled bytes.
+    pub header_timeout: Duration,
+    /// Between two reads of a request body.
+    pub body_timeout: Duration,
+    /// Idle between two requests on a kept-alive connection.
+    pub keepalive_timeout: Duration,
+    /// A write making no progress for this long means the peer stopped reading.
+    pub send_timeout: Duration,
+    /// Requests served on one connection before it is closed (`limits.max_keepalive_requests`).
+    pub max_keepalive_requests: u64,
+    /// The `Server` header value, or none to omit it.
+    pub server_header: Option<String>,
+}
+
+impl Default for ConnectionOptions {
+    fn default() -> Self {
+        ConnectionOptions {
+            limits: Limits::default(),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            keepalive_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(30),
+            max_keepalive_requests: 1000,
+            server_header: Some("web_server".to_owned()),
+        }
+    }
+}
+
+/// The application a connection serves: the router and the connection options.
+pub struct Service {
+    /// Routes and static mounts.
+    router: Router,
+    /// Limits and timeouts.
+    options: ConnectionOptions,
+}
+
+impl Service {
+    /// A service answering with `router` under `options`.
+    pub fn new(router: Router, options: ConnectionOptions) -> Arc<Self> {
+        Arc::new(Service { router, options })
+    }
+
+    /// The connection options.
+    pub fn options(&self) -> &ConnectionOptions {
+        &self.options
+    }
+
+    /// Answers one request. Returns the request back so the caller can log it.
+    pub async fn respond(self: &Arc<Self>, request: Request) -> (Request, Response) {
+        if let Route::Static(..) = self.router.lookup(request.method(), request.path()) {
+            let service = self.clone();
+            let blocking = tokio::task::spawn_blocking(move || {
+                let response = service.router.handle(&request);
+                (request, response)
+            });
+            return match blocking.await {
+                Ok(answered) => answered,
+                Err(err) => {
+                    // The request moved into the failed task; answer without it.
+                    let message = if err.is_panic() {
+                        panic_message(err.into_panic())
+                    } else {
+                        "cancelled".to_owned()
+                    };
+                    tracing::error!(panic = %message, "static file handler panicked");
+                    (empty_request(), internal_error())
+                }
+            };
+        }
+        let answered = catch_unwind(AssertUnwindSafe(|| self.router.handle(&request)));
+        match answered {
+            Ok(response) => (request, response),
+            Err(payload) => {
+                let message = panic_message(payload);
+                tracing::error!(
+                    method = %request.method(),
+                    path = %request.path(),
+                    panic = %message,
+                    "route handler panicked; answering 500 and closing the connection"
+                );
+                (request, internal_error())
+            }
+        }
+    }
+}
+
+fn internal_error() -> Response {
+    Response::text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n").closing()
+}
+
+/// A placeholder request for the rare answer whose request was lost with a panicking task.
+fn empty_request() -> Request {
+    let raw = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    web_server_http::parse_request(raw, &Limits::default())
+        .ok()
+        .flatten()
+        .map(|(request, _)| request)
+        .expect("a fixed valid request parses")
+}
+
+fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}

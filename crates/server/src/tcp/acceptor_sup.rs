@@ -1,0 +1,76 @@
+//! `web_server_tcp_acceptor_sup`: supervises the connection actors. It is partitioned per
+//! worker Arbiter, as Ranch has one `ranch_conns_sup` per acceptor: partition `i` is a dynamic
+//! (simple_one_for_one) supervisor living on worker `i`, so starting a connection is a message
+//! on the same thread, never a hop to another one.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::{Addr, ArbiterHandle};
+use web_server_supervision::{
+    ChildSpec, DynamicSupervisor, DynamicSupervisorSpec, Shutdown, Strategy, SupervisorFlags,
+    SupervisorSpec,
+};
+
+use crate::conn::{self, Accepted, ACCEPTOR_ID};
+use crate::service::Service;
+
+/// The supervision id of the acceptor supervisor.
+pub const ACCEPTOR_SUP_ID: &str = "web_server_tcp_acceptor_sup";
+
+/// The current address of each worker's partition, updated on every (re)start, read by that
+/// worker's accept loop for each connection.
+#[derive(Debug, Default)]
+pub struct Partitions {
+    /// Indexed by worker.
+    slots: Vec<Mutex<Option<Addr<DynamicSupervisor<Accepted>>>>>,
+}
+
+impl Partitions {
+    /// Empty slots for `workers` partitions.
+    pub fn new(workers: usize) -> Arc<Self> {
+        Arc::new(Partitions {
+            slots: (0..workers).map(|_| Mutex::new(None)).collect(),
+        })
+    }
+
+    /// Partition `worker`'s current address, if it is running.
+    pub fn get(&self, worker: usize) -> Option<Addr<DynamicSupervisor<Accepted>>> {
+        self.slots[worker].lock().ok()?.clone()
+    }
+}
+
+/// The child spec of `web_server_tcp_acceptor_sup`, one partition per worker Arbiter.
+pub fn child_spec(
+    workers: &[ArbiterHandle],
+    service: &Arc<Service>,
+    partitions: &Arc<Partitions>,
+    shutdown: Duration,
+) -> ChildSpec {
+    // Partitions are independent: one failing must not drop the others' connections.
+    let flags = SupervisorFlags::new(Strategy::OneForOne)
+        .intensity(intensity_for(workers.len()), Duration::from_secs(10));
+    let mut sup = SupervisorSpec::new(ACCEPTOR_SUP_ID, flags);
+    for (worker, arbiter) in workers.iter().enumerate() {
+        let service = service.clone();
+        let slots = partitions.clone();
+        let partition = DynamicSupervisorSpec::new(
+            format!("{ACCEPTOR_SUP_ID}/{worker}"),
+            ACCEPTOR_ID,
+            move |accepted: Accepted, ctx| conn::start(&service, accepted, ctx),
+        )
+        .child_shutdown(Shutdown::Timeout(shutdown))
+        .on_start(move |addr| {
+            if let Ok(mut slot) = slots.slots[worker].lock() {
+                *slot = Some(addr);
+            }
+        });
+        sup = sup.child(partition.into_child_spec().on_arbiter(arbiter.clone()));
+    }
+    sup.into_child_spec()
+}
+
+/// Ranch's pool intensity: `1 + ceil(log2(N))` restarts per period for N children.
+pub fn intensity_for(children: usize) -> u32 {
+    1 + (children.max(1) as f64).log2().ceil() as u32
+}

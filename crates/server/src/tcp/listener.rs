@@ -1,0 +1,201 @@
+//! `web_server_tcp_listener`: the seed's pool of acceptor processes. It owns one accept loop per
+//! worker Arbiter, each on that worker's `SO_REUSEPORT` sockets, handing every connection to
+//! the acceptor-supervisor partition on the same thread.
+//!
+//! The sockets are bound once, before the tree starts, and kept in [`ListenerShared`]: a
+//! restarted listener clones them instead of binding again, so its port never changes and
+//! connections that arrive during the restart wait in the kernel backlog instead of being
+//! refused.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::fut::{wrap_future, ActorFutureExt};
+use actix::{Actor, ActorContext, ArbiterHandle, AsyncContext, Context};
+use tokio::sync::{mpsc, watch};
+use web_server_supervision::{
+    ChildSpec, ExitReason, ExitSignal, Shutdown, StartDynamicChild, StartError,
+};
+
+use super::acceptor_sup::Partitions;
+use super::bind::BoundSockets;
+use super::gate::{ConnectionGate, ConnectionPermit};
+use crate::conn::Accepted;
+
+/// The supervision id of the listener.
+pub const LISTENER_ID: &str = "web_server_tcp_listener";
+
+/// How long an accept loop pauses after an error such as EMFILE before trying again (Ranch
+/// sleeps 100 ms on `emfile`).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What outlives listener restarts: the bound sockets and where to hand connections.
+pub struct ListenerShared {
+    /// Bound sockets, per worker.
+    pub sockets: BoundSockets,
+    /// The worker Arbiters, in partition order.
+    pub workers: Vec<ArbiterHandle>,
+    /// The acceptor partitions' current addresses.
+    pub partitions: Arc<Partitions>,
+    /// Live-connection count and `max_connections` back-pressure.
+    pub gate: Arc<ConnectionGate>,
+    /// True while a listener runs its accept loops (readiness).
+    pub accepting: AtomicBool,
+}
+
+/// The listener actor; see the module documentation.
+pub struct Listener {
+    /// Dropped with the actor, which ends every accept loop.
+    _stop: watch::Sender<()>,
+    /// Reports from accept loops that ended on their own.
+    loop_exits: Option<mpsc::UnboundedReceiver<String>>,
+    /// Lets the listener exit abnormally when an accept loop fails.
+    exit: ExitSignal,
+    /// Clears readiness when the listener stops.
+    shared: Arc<ListenerShared>,
+}
+
+impl Actor for Listener {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.shared.accepting.store(true, Ordering::Release);
+        let mut exits = self.loop_exits.take().expect("started once");
+        let first_exit = async move { exits.recv().await };
+        ctx.spawn(
+            wrap_future::<_, Self>(first_exit).map(|why, listener, ctx| {
+                let why = why.unwrap_or_else(|| "accept loops ended".to_owned());
+                listener.exit.exit(ExitReason::error(why));
+                ctx.stop();
+            }),
+        );
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.shared.accepting.store(false, Ordering::Release);
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.shared.accepting.store(false, Ordering::Release);
+    }
+}
+
+/// The listener's child spec: a permanent worker, killed at once on shutdown (it holds no
+/// request state; the sockets it serves stay bound in `shared`).
+pub fn child_spec(shared: Arc<ListenerShared>) -> ChildSpec {
+    ChildSpec::worker(LISTENER_ID, move |ctx| {
+        let (stop, stopped) = watch::channel(());
+        let (exit_tx, exits) = mpsc::unbounded_channel();
+        for (worker, arbiter) in shared.workers.iter().enumerate() {
+            for socket in &shared.sockets.per_worker[worker] {
+                let socket = socket.try_clone().map_err(|err| {
+                    StartError::new(format!("cannot clone listening socket: {err}"))
+                })?;
+                let accept = AcceptLoop {
+                    worker,
+                    shared: shared.clone(),
+                    stopped: stopped.clone(),
+                    exits: exit_tx.clone(),
+                };
+                if !arbiter.spawn(accept.run(socket)) {
+                    return Err(StartError::new(format!("worker {worker} is not running")));
+                }
+            }
+        }
+        let exit = ctx.exit_signal();
+        let listener = Listener {
+            _stop: stop,
+            loop_exits: Some(exits),
+            exit,
+            shared: shared.clone(),
+        };
+        Ok(ctx.start(listener).into())
+    })
+    .shutdown(Shutdown::BrutalKill)
+}
+
+/// One accept loop, on one worker, for one socket.
+struct AcceptLoop {
+    /// Which worker (and so which partition) it serves.
+    worker: usize,
+    /// Gate and partitions.
+    shared: Arc<ListenerShared>,
+    /// Closed when the listener that started this loop is gone.
+    stopped: watch::Receiver<()>,
+    /// Where to report an unexpected end.
+    exits: mpsc::UnboundedSender<String>,
+}
+
+impl AcceptLoop {
+    async fn run(mut self, socket: std::net::TcpListener) {
+        let listener = match tokio::net::TcpListener::from_std(socket) {
+            Ok(listener) => listener,
+            Err(err) => {
+                let _ = self.exits.send(format!("worker {}: {err}", self.worker));
+                return;
+            }
+        };
+        loop {
+            // Back-pressure: at max_connections, stop accepting until a connection closes.
+            tokio::select! {
+                biased;
+                _ = self.stopped.changed() => return,
+                () = self.shared.gate.room() => {}
+            }
+            let accepted = tokio::select! {
+                biased;
+                _ = self.stopped.changed() => return,
+                accepted = listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    // Another loop may have taken the last slot since `room`: this socket then
+                    // waits, unserved, until a connection closes.
+                    let permit = tokio::select! {
+                        biased;
+                        _ = self.stopped.changed() => return,
+                        permit = self.shared.gate.admit() => permit,
+                    };
+                    self.hand_off(stream, peer, permit);
+                }
+                Err(err) if is_per_connection(&err) => continue,
+                Err(err) => {
+                    tracing::warn!(worker = self.worker, %err, "accept failed; retrying in 100 ms");
+                    tokio::select! {
+                        _ = self.stopped.changed() => return,
+                        () = tokio::time::sleep(ACCEPT_BACKOFF) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn hand_off(&self, stream: tokio::net::TcpStream, peer: SocketAddr, permit: ConnectionPermit) {
+        match self.shared.partitions.get(self.worker) {
+            Some(partition) => partition.do_send(StartDynamicChild(Accepted {
+                stream,
+                peer,
+                permit,
+            })),
+            None => {
+                tracing::warn!(worker = self.worker, %peer, "no acceptor supervisor running; connection dropped")
+            }
+        }
+    }
+}
+
+/// Errors that concern only the connection being accepted, not the listening socket.
+fn is_per_connection(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}

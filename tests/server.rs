@@ -1,0 +1,321 @@
+//! The server over real sockets: keep-alive, pipelining, HTTP/1.0, timeouts, back-pressure,
+//! panicking routes, and the shape of the supervision tree.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use support::{closed_by_server, docroot, exchange, read_reply, TestServer, WAIT};
+use web_server::http::{Response, Router, StatusCode};
+use web_server::server::ServerConfig;
+
+fn config_with_docroot(files: &[(&str, &[u8])]) -> ServerConfig {
+    ServerConfig {
+        docroot: Some(docroot(files)),
+        workers: 2,
+        ..ServerConfig::default()
+    }
+}
+
+fn site() -> ServerConfig {
+    config_with_docroot(&[("index.html", b"<h1>hello</h1>"), ("a.txt", b"alpha")])
+}
+
+fn router() -> Router {
+    let mut router = Router::new();
+    router
+        .get("/hello/:name", |_req, params| {
+            Response::text(
+                StatusCode::OK,
+                format!("hello {}\n", params.get("name").unwrap()),
+            )
+        })
+        .unwrap();
+    router
+        .get("/panic", |_req, _params| panic!("handler exploded"))
+        .unwrap();
+    router
+}
+
+#[test]
+fn serves_static_files_and_routes() {
+    let server = TestServer::start(site(), router);
+    let mut conn = server.connect();
+    let index = exchange(&mut conn, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(index.status, 200);
+    assert_eq!(index.body, b"<h1>hello</h1>");
+    assert!(index
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
+    let routed = exchange(&mut conn, "GET /hello/ada HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(
+        (routed.status, routed.body.as_slice()),
+        (200, &b"hello ada\n"[..])
+    );
+    let missing = exchange(&mut conn, "GET /nope.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(missing.status, 404);
+}
+
+#[test]
+fn rfc9112_9_3_keep_alive_reuses_the_connection() {
+    let server = TestServer::start(site(), router);
+    let mut conn = server.connect();
+    for _ in 0..5 {
+        let reply = exchange(&mut conn, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(reply.body, b"alpha");
+        assert_eq!(reply.header("connection"), None);
+    }
+}
+
+#[test]
+fn rfc9112_9_3_2_pipelined_responses_come_in_request_order() {
+    let server = TestServer::start(site(), router);
+    let mut conn = server.connect();
+    let mut batch = String::new();
+    for name in ["one", "two", "three", "four"] {
+        batch.push_str(&format!("GET /hello/{name} HTTP/1.1\r\nHost: t\r\n\r\n"));
+    }
+    conn.write_all(batch.as_bytes()).unwrap();
+    for name in ["one", "two", "three", "four"] {
+        let reply = read_reply(&mut conn, false);
+        assert_eq!(reply.body, format!("hello {name}\n").as_bytes());
+    }
+}
+
+#[test]
+fn rfc9112_9_3_http_1_0_closes_by_default() {
+    let server = TestServer::start(site(), router);
+    let mut conn = server.connect();
+    let reply = exchange(&mut conn, "GET /a.txt HTTP/1.0\r\n\r\n");
+    assert_eq!(reply.status, 200);
+    assert!(closed_by_server(&mut conn));
+}
+
+#[test]
+fn rfc9110_9_3_2_head_has_get_headers_and_no_body() {
+    let server = TestServer::start(site(), router);
+    let mut conn = server.connect();
+    let head = exchange(&mut conn, "HEAD /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(head.header("content-length"), Some("5"));
+    assert!(head.body.is_empty());
+    let get = exchange(&mut conn, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(get.body, b"alpha", "the HEAD answer carried no stray body");
+}
+
+#[test]
+fn rfc9110_10_1_1_expect_continue_gets_100_before_the_body() {
+    let server = TestServer::start(site(), router);
+    let mut conn = server.connect();
+    conn.write_all(
+        b"POST /hello/x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let interim = read_reply(&mut conn, true);
+    assert_eq!(interim.status, 100);
+    conn.write_all(b"hello").unwrap();
+    let reply = read_reply(&mut conn, false);
+    assert_eq!(
+        reply.status, 405,
+        "POST is not routed; the body was consumed"
+    );
+}
+
+#[test]
+fn max_keepalive_requests_closes_after_the_limit() {
+    let mut config = site();
+    config.connection.max_keepalive_requests = 3;
+    let server = TestServer::start(config, router);
+    let mut conn = server.connect();
+    for _ in 0..2 {
+        let reply = exchange(&mut conn, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(reply.header("connection"), None);
+    }
+    let last = exchange(&mut conn, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(last.header("connection"), Some("close"));
+    assert!(closed_by_server(&mut conn));
+}
+
+#[test]
+fn panicking_route_answers_500_closes_and_the_server_goes_on() {
+    let server = TestServer::start(site(), router);
+    let mut conn = server.connect();
+    let reply = exchange(&mut conn, "GET /panic HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(reply.status, 500);
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert!(closed_by_server(&mut conn));
+    let mut other = server.connect();
+    assert_eq!(
+        exchange(&mut other, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status,
+        200
+    );
+    let tree = server.snapshot();
+    assert_eq!(
+        tree.find("web_server_tcp_acceptor_sup")
+            .unwrap()
+            .restarts_total,
+        0
+    );
+}
+
+#[test]
+fn header_timeout_is_not_reset_by_trickled_bytes() {
+    let mut config = site();
+    config.connection.header_timeout = Duration::from_millis(300);
+    let server = TestServer::start(config, router);
+    let mut conn = server.connect();
+    conn.write_all(b"GET /a.txt HTTP/1.1\r\n").unwrap();
+    // Keep trickling bytes; the deadline counts from the first byte, so the server answers
+    // 408 and closes although bytes keep coming.
+    let began = std::time::Instant::now();
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 256];
+    conn.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    while began.elapsed() < WAIT {
+        let _ = conn.write_all(b"X");
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => reply.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(began.elapsed() < WAIT, "closed by the header timeout");
+}
+
+#[test]
+fn keepalive_timeout_closes_an_idle_connection() {
+    let mut config = site();
+    config.connection.keepalive_timeout = Duration::from_millis(200);
+    let server = TestServer::start(config, router);
+    let mut conn = server.connect();
+    assert_eq!(
+        exchange(&mut conn, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status,
+        200
+    );
+    assert!(closed_by_server(&mut conn), "idle connection closed");
+}
+
+#[test]
+fn body_timeout_answers_408() {
+    let mut config = site();
+    config.connection.body_timeout = Duration::from_millis(200);
+    let server = TestServer::start(config, router);
+    let mut conn = server.connect();
+    conn.write_all(b"POST /hello/x HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+        .unwrap();
+    let reply = read_reply(&mut conn, false);
+    assert_eq!(reply.status, 408);
+    assert!(closed_by_server(&mut conn));
+}
+
+#[test]
+fn max_connections_holds_new_connections_until_one_closes() {
+    let mut config = site();
+    config.max_connections = 2;
+    let server = TestServer::start(config, router);
+    let mut first = server.connect();
+    let mut second = server.connect();
+    assert_eq!(
+        exchange(&mut first, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status,
+        200
+    );
+    assert_eq!(
+        exchange(&mut second, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status,
+        200
+    );
+    // The third connection completes the TCP handshake (kernel backlog) but is not served.
+    let mut third = server.connect();
+    third
+        .write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert!(
+        third.read(&mut byte).is_err(),
+        "not served while at the limit"
+    );
+    assert_eq!(server.active_connections(), 2);
+    drop(first);
+    third.set_read_timeout(Some(WAIT)).unwrap();
+    assert_eq!(
+        read_reply(&mut third, false).status,
+        200,
+        "served once a slot frees"
+    );
+}
+
+#[test]
+fn malformed_request_gets_400_and_close() {
+    let server = TestServer::start(site(), router);
+    let mut conn = server.connect();
+    let reply = exchange(&mut conn, "GET / HTTP/1.1\r\nHost : t\r\n\r\n");
+    assert_eq!(reply.status, 400);
+    assert!(closed_by_server(&mut conn));
+}
+
+#[test]
+fn the_tree_has_the_seed_shape() {
+    let server = TestServer::start(site(), router);
+    let tree = server.snapshot();
+    let ids: Vec<&str> = tree.walk().iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec![
+            "web_server_sup",
+            "web_server_tcp_listener_sup",
+            "web_server_tcp_acceptor_sup",
+            "web_server_tcp_acceptor_sup/0",
+            "web_server_tcp_acceptor_sup/1",
+            "web_server_tcp_listener",
+            "web_server_cache_sup",
+            "web_server_cache",
+            "web_server_metrics_sup",
+            "web_server_metrics",
+        ]
+    );
+    let partition = tree.find("web_server_tcp_acceptor_sup/0").unwrap();
+    assert_eq!(
+        partition.dynamic.as_ref().unwrap().child_id.as_str(),
+        "web_server_tcp_acceptor"
+    );
+    assert_ne!(
+        tree.find("web_server_tcp_acceptor_sup/0").unwrap().arbiter,
+        tree.find("web_server_tcp_acceptor_sup/1").unwrap().arbiter,
+        "each partition on its own worker"
+    );
+}
+
+#[test]
+fn killed_listener_restarts_on_the_same_port_and_connections_survive() {
+    let server = TestServer::start(site(), router);
+    let mut kept = server.connect();
+    assert_eq!(
+        exchange(&mut kept, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status,
+        200
+    );
+    assert!(server.kill("web_server_tcp_listener"));
+    let mut fresh = server.connect();
+    assert_eq!(
+        exchange(&mut fresh, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status,
+        200
+    );
+    assert_eq!(
+        exchange(&mut kept, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status,
+        200,
+        "a listener restart leaves live connections alone"
+    );
+    assert_eq!(
+        server
+            .snapshot()
+            .find("web_server_tcp_listener")
+            .unwrap()
+            .restarts_total,
+        1
+    );
+}
