@@ -17,7 +17,8 @@
 //! - [`router`]: method and path-pattern routing, static mounts, 404/405/OPTIONS.
 //! - [`date`]: the once-per-second `Date` cache with an injectable clock.
 //! - [`static_files`]: document-root serving, split into path resolution, conditional requests,
-//!   ranges, content negotiation, MIME types, the pure decision and the file-system reads.
+//!   ranges, content negotiation, MIME types, the pure decision, the file-system reads and the
+//!   description of large content the server streams itself.
 //! - `syntax` (private): character classes and list parsing shared by all of the above.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -48,7 +49,7 @@ pub use response::{
     Body, Encoded, HeaderError, RequestInfo, Response, ResponseEncoder, ResponseFraming,
 };
 pub use router::{Handler, MethodSet, Params, Route, RouteError, Router};
-pub use static_files::{StaticFiles, StaticOptions};
+pub use static_files::{Prepared, StaticFiles, StaticOptions};
 pub use status::StatusCode;
 pub use target::TargetForm;
 pub use version::Version;

@@ -37,6 +37,13 @@ pub enum Body {
     /// Content of unknown length that the server streams after the head: chunked for HTTP/1.1
     /// (see [`write_chunk_prefix`]), delimited by closing the connection for HTTP/1.0.
     Streamed,
+    /// Content of this known length that the server writes itself after the head, typically a
+    /// large file read in chunks (see [`crate::static_files::Prepared`]). Framed by
+    /// `Content-Length` like [`Body::Full`], so the connection stays persistent; the encoder
+    /// reports [`ResponseFraming::Length`] and no `body`, and the server must then write exactly
+    /// this many bytes, or close the connection if it cannot. Answering HEAD, it behaves like
+    /// [`Body::LengthOnly`]: the same `Content-Length`, no content.
+    Deferred(u64),
 }
 
 /// Why a header could not be added to a response.
@@ -259,6 +266,7 @@ pub struct Encoded {
     /// Content to write right after the head, if any.
     pub body: Option<Bytes>,
     /// How what follows the head is framed (for streamed bodies, what the server must do next).
+    /// For [`Body::Deferred`] it is `Length(n)` with no `body`: the server writes the `n` bytes.
     pub framing: ResponseFraming,
     /// Close the connection once the response is written.
     pub close: bool,
@@ -329,6 +337,8 @@ impl ResponseEncoder {
                     close |= !head_request;
                     (ResponseFraming::Length(*length), Some(*length), None)
                 }
+                // The server writes the content after the head; HEAD is handled below.
+                Body::Deferred(length) => (ResponseFraming::Length(*length), Some(*length), None),
                 Body::Streamed if request.version == Version::Http11 => {
                     (ResponseFraming::Chunked, None, None)
                 }
@@ -472,6 +482,58 @@ mod tests {
         let (head, encoded) = encode(&response, info(Method::Get, Version::Http11, true));
         assert!(encoded.close);
         assert!(head.contains("Connection: close\r\n"));
+    }
+
+    #[test]
+    fn rfc9110_8_6_deferred_content_has_its_content_length_and_keeps_the_connection() {
+        let mut response = Response::new(StatusCode::OK);
+        response.set_body(Body::Deferred(5_000_000));
+        let (head, encoded) = encode(&response, info(Method::Get, Version::Http11, true));
+        assert!(head.contains("Content-Length: 5000000\r\n"), "{head}");
+        assert!(!head.contains("Transfer-Encoding"), "{head}");
+        assert!(!head.contains("Connection: close"), "{head}");
+        assert_eq!(
+            encoded,
+            Encoded {
+                body: None,
+                framing: ResponseFraming::Length(5_000_000),
+                close: false
+            }
+        );
+        let (head, encoded) = encode(&response, info(Method::Get, Version::Http10, true));
+        assert!(head.contains("Content-Length: 5000000\r\n"), "{head}");
+        assert!(head.contains("Connection: keep-alive\r\n"), "{head}");
+        assert_eq!(encoded.framing, ResponseFraming::Length(5_000_000));
+        assert!(!encoded.close);
+    }
+
+    #[test]
+    fn rfc9110_9_3_2_deferred_content_answering_head_is_length_only() {
+        let mut deferred = Response::new(StatusCode::OK);
+        deferred.set_body(Body::Deferred(1234));
+        let mut length_only = Response::new(StatusCode::OK);
+        length_only.set_body(Body::LengthOnly(1234));
+        let (deferred_head, encoded) = encode(&deferred, info(Method::Head, Version::Http11, true));
+        let (length_only_head, _) = encode(&length_only, info(Method::Head, Version::Http11, true));
+        assert_eq!(deferred_head, length_only_head);
+        assert!(deferred_head.contains("Content-Length: 1234\r\n"));
+        assert_eq!(
+            encoded,
+            Encoded {
+                body: None,
+                framing: ResponseFraming::NoContent,
+                close: false
+            }
+        );
+    }
+
+    #[test]
+    fn rfc9110_8_6_deferred_content_is_dropped_for_304() {
+        let mut response = Response::new(StatusCode::NOT_MODIFIED);
+        response.set_body(Body::Deferred(10));
+        let (head, encoded) = encode(&response, info(Method::Get, Version::Http11, true));
+        assert!(!head.contains("Content-Length"), "{head}");
+        assert_eq!(encoded.framing, ResponseFraming::NoContent);
     }
 
     #[test]

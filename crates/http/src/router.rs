@@ -9,7 +9,7 @@
 use crate::method::Method;
 use crate::request::Request;
 use crate::response::Response;
-use crate::static_files::StaticFiles;
+use crate::static_files::{Prepared, StaticFiles};
 use crate::status::StatusCode;
 use crate::syntax::is_pchar;
 use percent_encoding::percent_decode_str;
@@ -592,22 +592,48 @@ impl Router {
         }
     }
 
-    /// Answers a request: runs the handler or static mount, or produces 204/404/405/501.
+    /// Answers a request: runs the handler or static mount, or produces 204/404/405/501. Static
+    /// content is read whole ([`StaticFiles::serve`]).
     pub fn handle(&self, request: &Request) -> Response {
+        match self.dispatch(request) {
+            Ok((files, tail)) => files.serve(request, tail),
+            Err(response) => response,
+        }
+    }
+
+    /// Answers a request like [`Router::handle`], except that static content longer than the
+    /// mount's `max_inline_bytes` is left for the server to stream ([`StaticFiles::prepare`]).
+    /// Handler and error responses never have deferred content.
+    pub fn prepare(&self, request: &Request) -> Prepared {
+        match self.dispatch(request) {
+            Ok((files, tail)) => files.prepare(request, tail),
+            Err(response) => response.into(),
+        }
+    }
+
+    /// The static mount and tail that answer `request`, or the complete response of a handler,
+    /// 204, 404, 405 or 501.
+    fn dispatch<'r>(
+        &'r self,
+        request: &'r Request,
+    ) -> Result<(&'r StaticFiles, &'r str), Response> {
         if request.method() == Method::Connect {
             // An origin server, not a proxy: tunnelling is not implemented (RFC 9110 §9.3.6).
-            return Response::text(StatusCode::NOT_IMPLEMENTED, "CONNECT is not supported\n");
+            return Err(Response::text(
+                StatusCode::NOT_IMPLEMENTED,
+                "CONNECT is not supported\n",
+            ));
         }
-        match self.lookup(request.method(), request.path()) {
+        Err(match self.lookup(request.method(), request.path()) {
             Route::Handler(handler, params) => handler(request, &params),
-            Route::Static(files, tail) => files.serve(request, tail),
+            Route::Static(files, tail) => return Ok((files, tail)),
             Route::Options(allowed) => with_allow(Response::new(StatusCode::NO_CONTENT), allowed),
             Route::MethodNotAllowed(allowed) => with_allow(
                 Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
                 allowed,
             ),
             Route::NotFound => Response::text(StatusCode::NOT_FOUND, "not found\n"),
-        }
+        })
     }
 
     /// Every method some resource allows, for `OPTIONS *`.

@@ -9,7 +9,7 @@ use std::path::Component;
 use web_server_http::date::DateCache;
 use web_server_http::static_files::resolve::{self, Located};
 use web_server_http::{
-    parse_request, BodyDecoder, Limits, Method, Parsed, RequestInfo, RequestParser, Response,
+    parse_request, Body, BodyDecoder, Limits, Method, Parsed, RequestInfo, RequestParser, Response,
     ResponseEncoder, StaticOptions, StatusCode, Version,
 };
 
@@ -264,7 +264,18 @@ proptest! {
         prop_assert_eq!(closes, !keep_alive);
         prop_assert_eq!(encoded.close, !keep_alive);
         let sends_body = !head_request && status.permits_content() && !body.is_empty();
-        prop_assert_eq!(encoded.body.map(|b| b.to_vec()), sends_body.then_some(body));
+        prop_assert_eq!(encoded.body.clone().map(|b| b.to_vec()), sends_body.then_some(body.clone()));
+
+        // The same content written by the server itself: the same head, framing and persistence.
+        let mut deferred = response.clone();
+        deferred.set_body(Body::Deferred(body.len() as u64));
+        let mut deferred_out = Vec::new();
+        let deferred_encoded = encoder.encode(&deferred, &RequestInfo { method, version: Version::Http11, keep_alive }, &mut deferred_out);
+        let without_date = |head: &[u8]| String::from_utf8_lossy(head).lines().filter(|line| !line.starts_with("Date:")).collect::<Vec<_>>().join("\n");
+        prop_assert_eq!(without_date(&deferred_out), without_date(&out));
+        prop_assert_eq!(deferred_encoded.framing, encoded.framing);
+        prop_assert_eq!(deferred_encoded.close, encoded.close);
+        prop_assert_eq!(deferred_encoded.body, None);
     }
 
     #[test]

@@ -281,6 +281,45 @@ fn static_mounts_serve_below_their_prefix() {
 }
 
 #[test]
+fn prepare_defers_large_static_content_and_answers_the_rest_like_handle() {
+    let dir = TempDir::new("router-prepare");
+    dir.write("big.bin", &vec![b'x'; 2000]);
+    dir.write("small.txt", b"small");
+    let options = StaticOptions {
+        max_inline_bytes: 1000,
+        ..StaticOptions::default()
+    };
+    let mut router = router();
+    router
+        .mount("/static", StaticFiles::new(dir.path(), options).unwrap())
+        .unwrap();
+    let large = router.prepare(&get("GET", "/static/big.bin", ""));
+    assert_eq!(
+        large.response.body(),
+        &web_server_http::Body::Deferred(2000)
+    );
+    assert_eq!(large.content.unwrap().len(), 2000);
+    let handled = router.handle(&get("GET", "/static/big.bin", ""));
+    assert_eq!(body(&handled), "x".repeat(2000));
+    for (method, path) in [
+        ("GET", "/static/small.txt"),
+        ("GET", "/users/7"),
+        ("GET", "/nowhere"),
+        ("POST", "/users/7"),
+        ("CONNECT", "example.com:443"),
+    ] {
+        let request = get(method, path, "");
+        let prepared = router.prepare(&request);
+        assert_eq!(prepared.content, None, "{method} {path}");
+        assert_eq!(
+            prepared.response,
+            router.handle(&request),
+            "{method} {path}"
+        );
+    }
+}
+
+#[test]
 fn rfc9110_15_5_6_write_methods_on_static_mounts_are_405_without_touching_the_file_system() {
     let dir = TempDir::new("router-static-405");
     let files = StaticFiles::new(dir.path(), StaticOptions::default()).unwrap();

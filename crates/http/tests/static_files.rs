@@ -6,6 +6,7 @@ use common::{get, TempDir};
 use flate2::read::GzDecoder;
 use std::io::Read;
 use std::time::{Duration, SystemTime};
+use web_server_http::static_files::{FileChanged, FileContent, Prepared, Segment};
 use web_server_http::{Body, Response, StaticFiles, StaticOptions, StatusCode};
 
 fn files(dir: &TempDir) -> StaticFiles {
@@ -376,4 +377,312 @@ fn cache_control_is_added_when_configured() {
         serve(&files, "GET", "/a.txt", "").header("cache-control"),
         Some("public, max-age=60")
     );
+}
+
+/// Above `StaticOptions::default().max_inline_bytes` (256 KiB).
+const LARGE: usize = 300 * 1024;
+
+fn prepare(files: &StaticFiles, method: &str, path: &str, fields: &str) -> Prepared {
+    files.prepare(&get(method, path, fields), path)
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+/// Reads deferred content the way the server does, in chunks of at most 64 KiB.
+fn stream(content: &FileContent) -> Vec<u8> {
+    let mut reader = content.open().unwrap();
+    let mut out = Vec::new();
+    while let Some(chunk) = reader.next_chunk(64 * 1024).unwrap() {
+        assert!(!chunk.is_empty() && chunk.len() <= 64 * 1024);
+        out.extend_from_slice(&chunk);
+    }
+    assert_eq!(reader.remaining(), 0);
+    out
+}
+
+#[test]
+fn large_files_are_deferred_as_one_file_segment() {
+    let dir = TempDir::new("static-large");
+    let data = pattern(LARGE);
+    dir.write("big.bin", &data);
+    let files = files(&dir);
+    let prepared = prepare(&files, "GET", "/big.bin", "");
+    assert_eq!(prepared.response.status(), StatusCode::OK);
+    assert_eq!(prepared.response.body(), &Body::Deferred(LARGE as u64));
+    let deferred = prepared.content.as_ref().expect("deferred content");
+    assert_eq!(deferred.path, files.root().join("big.bin"));
+    assert_eq!(deferred.facts.len, LARGE as u64);
+    assert_eq!(
+        deferred.segments,
+        [Segment::File {
+            offset: 0,
+            len: LARGE as u64
+        }]
+    );
+    assert_eq!(stream(deferred), data);
+
+    let served = serve(&files, "GET", "/big.bin", "");
+    assert_eq!(
+        served.headers().collect::<Vec<_>>(),
+        prepared.response.headers().collect::<Vec<_>>(),
+        "serve and prepare share one decision"
+    );
+    assert_eq!(content(&served), data, "serve still reads it whole");
+}
+
+#[test]
+fn max_inline_bytes_is_the_threshold() {
+    let dir = TempDir::new("static-threshold");
+    dir.write("at.bin", &pattern(100));
+    dir.write("above.bin", &pattern(101));
+    let options = StaticOptions {
+        max_inline_bytes: 100,
+        ..StaticOptions::default()
+    };
+    let files = StaticFiles::new(dir.path(), options).unwrap();
+    let at = prepare(&files, "GET", "/at.bin", "");
+    assert_eq!(at.content, None);
+    assert_eq!(at.response.body(), &Body::Full(pattern(100).into()));
+    let above = prepare(&files, "GET", "/above.bin", "");
+    assert_eq!(above.response.body(), &Body::Deferred(101));
+    assert_eq!(stream(above.content.as_ref().unwrap()), pattern(101));
+}
+
+#[test]
+fn rfc9110_14_2_a_range_of_a_large_file_is_deferred_only_when_it_is_large() {
+    let dir = TempDir::new("static-large-range");
+    let data = pattern(LARGE);
+    dir.write("big.bin", &data);
+    let files = files(&dir);
+    let prepared = prepare(&files, "GET", "/big.bin", "Range: bytes=1000-\r\n");
+    let len = (LARGE - 1000) as u64;
+    assert_eq!(prepared.response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        prepared.response.header("content-range"),
+        Some(format!("bytes 1000-{}/{LARGE}", LARGE - 1).as_str())
+    );
+    assert_eq!(prepared.response.body(), &Body::Deferred(len));
+    let content = prepared.content.as_ref().unwrap();
+    assert_eq!(content.segments, [Segment::File { offset: 1000, len }]);
+    assert_eq!(stream(content), &data[1000..]);
+
+    let small = prepare(&files, "GET", "/big.bin", "Range: bytes=-100\r\n");
+    assert_eq!(small.response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(small.content, None, "100 bytes are read, not streamed");
+    assert_eq!(
+        small.response.body(),
+        &Body::Full(data[LARGE - 100..].to_vec().into())
+    );
+}
+
+#[test]
+fn rfc9110_14_6_multipart_of_a_large_file_is_deferred_with_exact_length() {
+    let dir = TempDir::new("static-large-multipart");
+    let data = pattern(400 * 1024);
+    dir.write("big.bin", &data);
+    let files = files(&dir);
+    let ranges = [(0usize, 199_999usize), (300_000, 400 * 1024 - 1)];
+    let prepared = prepare(
+        &files,
+        "GET",
+        "/big.bin",
+        "Range: bytes=0-199999, 300000-\r\n",
+    );
+    assert_eq!(prepared.response.status(), StatusCode::PARTIAL_CONTENT);
+    let boundary = prepared
+        .response
+        .header("content-type")
+        .unwrap()
+        .strip_prefix("multipart/byteranges; boundary=")
+        .unwrap()
+        .to_owned();
+    let deferred = prepared.content.as_ref().unwrap();
+    let Body::Deferred(length) = *prepared.response.body() else {
+        panic!("expected deferred content")
+    };
+    assert_eq!(deferred.len(), length);
+    assert_eq!(
+        deferred.segments.iter().map(Segment::len).sum::<u64>(),
+        length
+    );
+    assert!(matches!(
+        deferred.segments.as_slice(),
+        [
+            Segment::Literal(_),
+            Segment::File {
+                offset: 0,
+                len: 200_000
+            },
+            Segment::Literal(_),
+            Segment::File {
+                offset: 300_000,
+                ..
+            },
+            Segment::Literal(_),
+        ]
+    ));
+    let body = stream(deferred);
+    assert_eq!(body.len() as u64, length);
+
+    // Parse it back as multipart/byteranges (RFC 2046 §5.1.1, RFC 9110 §14.6).
+    let delimiter = format!("--{boundary}");
+    let mut rest = body.as_slice();
+    for &(first, last) in &ranges {
+        rest = rest.strip_prefix(delimiter.as_bytes()).unwrap();
+        rest = rest.strip_prefix(b"\r\n").unwrap();
+        let fields_end = rest.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let fields = std::str::from_utf8(&rest[..fields_end]).unwrap();
+        assert_eq!(
+            fields,
+            format!(
+                "Content-Type: application/octet-stream\r\nContent-Range: bytes {first}-{last}/{}",
+                data.len()
+            )
+        );
+        rest = &rest[fields_end + 4..];
+        assert_eq!(&rest[..=last - first], &data[first..=last]);
+        rest = rest[last - first + 1..].strip_prefix(b"\r\n").unwrap();
+    }
+    assert_eq!(rest, format!("{delimiter}--\r\n").as_bytes());
+
+    let served = serve(
+        &files,
+        "GET",
+        "/big.bin",
+        "Range: bytes=0-199999, 300000-\r\n",
+    );
+    assert_eq!(content(&served), body, "serve sends the same bytes");
+}
+
+#[test]
+fn rfc9110_9_3_2_head_on_a_large_file_has_no_content() {
+    let dir = TempDir::new("static-large-head");
+    dir.write("big.bin", &pattern(LARGE));
+    let files = files(&dir);
+    let head = prepare(&files, "HEAD", "/big.bin", "");
+    let get = prepare(&files, "GET", "/big.bin", "");
+    assert_eq!(head.content, None);
+    assert_eq!(head.response.body(), &Body::LengthOnly(LARGE as u64));
+    assert_eq!(
+        head.response.headers().collect::<Vec<_>>(),
+        get.response.headers().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn gzip_is_not_used_above_max_inline_bytes() {
+    let dir = TempDir::new("static-large-gzip");
+    let text = "all work and no play makes jack a dull boy\n".repeat(LARGE / 40);
+    assert!(text.len() > LARGE);
+    dir.write("jack.txt", text.as_bytes());
+    let files = files(&dir);
+    let prepared = prepare(&files, "GET", "/jack.txt", "Accept-Encoding: gzip\r\n");
+    assert_eq!(prepared.response.header("content-encoding"), None);
+    assert_eq!(prepared.response.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(prepared.response.header("accept-ranges"), Some("bytes"));
+    assert_eq!(prepared.response.body(), &Body::Deferred(text.len() as u64));
+    assert_eq!(stream(prepared.content.as_ref().unwrap()), text.as_bytes());
+    let head = prepare(&files, "HEAD", "/jack.txt", "Accept-Encoding: gzip\r\n");
+    assert_eq!(
+        head.response.body(),
+        &Body::LengthOnly(text.len() as u64),
+        "HEAD does not compress either"
+    );
+}
+
+#[test]
+fn a_large_precompressed_sibling_is_deferred() {
+    let dir = TempDir::new("static-large-gzip-static");
+    let file = dir.write("app.js", "x".repeat(LARGE * 2).as_bytes());
+    let sibling_bytes = pattern(LARGE);
+    let sibling = dir.write("app.js.gz", &sibling_bytes);
+    let base = SystemTime::now() - Duration::from_secs(3600);
+    set_mtime(&file, base);
+    set_mtime(&sibling, base + Duration::from_secs(60));
+    let files = files(&dir);
+    let prepared = prepare(&files, "GET", "/app.js", "Accept-Encoding: gzip\r\n");
+    assert_eq!(prepared.response.header("content-encoding"), Some("gzip"));
+    assert_eq!(
+        prepared.response.body(),
+        &Body::Deferred(sibling_bytes.len() as u64)
+    );
+    let content = prepared.content.as_ref().unwrap();
+    assert_eq!(content.path, files.root().join("app.js.gz"));
+    assert_eq!(stream(content), sibling_bytes);
+}
+
+#[test]
+fn small_files_and_contentless_answers_are_unchanged() {
+    let dir = TempDir::new("static-small-prepare");
+    dir.write("hello.txt", b"hello world");
+    dir.write("big.bin", &pattern(LARGE));
+    let files = files(&dir);
+    for (path, fields) in [
+        ("/hello.txt", ""),
+        ("/hello.txt", "Range: bytes=0-4\r\n"),
+        ("/hello.txt", "Range: bytes=0-1,4-5\r\n"),
+        ("/nope.txt", ""),
+        ("/big.bin", "Range: bytes=999999-\r\n"),
+        ("/big.bin", "If-Match: \"other\"\r\n"),
+        ("/big.bin", "Accept-Encoding: identity;q=0\r\n"),
+    ] {
+        let prepared = prepare(&files, "GET", path, fields);
+        assert_eq!(prepared.content, None, "{path} {fields}");
+        assert!(
+            matches!(prepared.response.body(), Body::Full(_) | Body::Empty),
+            "{path} {fields}"
+        );
+        assert_eq!(
+            prepared.response,
+            serve(&files, "GET", path, fields),
+            "{path} {fields}"
+        );
+    }
+    let etag = prepare(&files, "GET", "/big.bin", "")
+        .response
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let not_modified = prepare(
+        &files,
+        "GET",
+        "/big.bin",
+        &format!("If-None-Match: {etag}\r\n"),
+    );
+    assert_eq!(not_modified.response.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(not_modified.content, None);
+    let options = prepare(&files, "OPTIONS", "/big.bin", "");
+    assert_eq!(options.response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(options.content, None);
+}
+
+#[test]
+fn a_large_file_replaced_after_the_decision_is_detected() {
+    let dir = TempDir::new("static-large-changed");
+    let path = dir.write("big.bin", &pattern(LARGE));
+    let files = files(&dir);
+    let prepared = prepare(&files, "GET", "/big.bin", "");
+    let content = prepared.content.unwrap();
+
+    // Replaced by rename, same size: a new inode.
+    let replacement = dir.write("new.bin", &pattern(LARGE));
+    std::fs::rename(&replacement, &path).unwrap();
+    let error = content.open().unwrap_err();
+    assert!(FileChanged::is(&error), "{error}");
+
+    // Truncated while being read: the next chunk fails instead of coming up short.
+    let prepared = prepare(&files, "GET", "/big.bin", "");
+    let content = prepared.content.unwrap();
+    let mut reader = content.open().unwrap();
+    assert_eq!(reader.next_chunk(1024).unwrap().unwrap().len(), 1024);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(2048)
+        .unwrap();
+    let error = reader.next_chunk(1024).unwrap_err();
+    assert!(FileChanged::is(&error), "{error}");
 }

@@ -1,14 +1,15 @@
-//! The file-system side of static serving: reading the bytes a [`Decision`] asks for and gzip
-//! compression. Blocking I/O, kept apart from the rules so the server can run it off its event
-//! loop and tests can check the rules without files.
+//! The file-system side of static serving: carrying out a [`Decision`], which means reading
+//! small content, describing large content for the server to stream, and gzip compression.
+//! Blocking I/O, kept apart from the rules so the server can run it off its event loop and tests
+//! can check the rules without files.
 
+use super::content::{FileContent, Prepared, Segment};
 use super::plan::{Content, Decision, FileFacts, Variant};
-use crate::response::{Body, Response};
+use crate::response::Body;
 use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
 /// The file behind a variant: the file itself or its precompressed sibling.
@@ -22,77 +23,88 @@ pub struct Sources<'a> {
     pub facts: FileFacts,
 }
 
-/// Reads the content a decision asks for. For HEAD nothing is read unless the length can only be
-/// known by compressing.
-pub fn execute(
+/// Carries out a decision: content of at most `max_inline_bytes` is read into a `Body::Full`;
+/// longer content of the file or its precompressed sibling becomes `Body::Deferred` with a
+/// [`FileContent`] saying what to send, and nothing of it is read. For HEAD nothing is read
+/// unless the length can only be known by compressing. On-the-fly gzip output is always inline:
+/// [`super::plan::decide`] only chooses it for files of at most `max_inline_bytes`.
+pub fn prepare(
     decision: Decision,
     head: bool,
     sources: &Sources<'_>,
     gzip_level: u32,
-) -> io::Result<Response> {
+    max_inline_bytes: u64,
+) -> io::Result<Prepared> {
     let Decision {
         mut response,
         content,
     } = decision;
-    let body = match content {
-        Content::None => return Ok(response),
+    let (variant, segments) = match content {
+        Content::None => return Ok(Prepared::from(response)),
         Content::Whole(Variant::Gzip) => {
             let compressed = gzip(&std::fs::read(sources.file)?, gzip_level)?;
-            if head {
+            response.set_body(if head {
                 Body::LengthOnly(compressed.len() as u64)
             } else {
                 Body::Full(Bytes::from(compressed))
-            }
+            });
+            return Ok(Prepared::from(response));
         }
         Content::Whole(variant) => {
-            let (path, facts) = source(variant, sources)?;
-            if head {
-                Body::LengthOnly(facts.len)
-            } else {
-                Body::Full(Bytes::from(std::fs::read(path)?))
-            }
+            let (_, facts) = source(variant, sources)?;
+            let whole = Segment::File {
+                offset: 0,
+                len: facts.len,
+            };
+            (variant, vec![whole])
         }
         Content::Range(variant, range) => {
-            if head {
-                Body::LengthOnly(range.len())
-            } else {
-                let (path, _) = source(variant, sources)?;
-                let mut file = File::open(path)?;
-                Body::Full(Bytes::from(read_range(
-                    &mut file,
-                    range.start,
-                    range.len(),
-                )?))
-            }
+            let range = Segment::File {
+                offset: range.start,
+                len: range.len(),
+            };
+            (variant, vec![range])
         }
         Content::Multipart(variant, parts, end) => {
-            let total = parts
-                .iter()
-                .map(|part| part.header.len() as u64 + part.range.len() + 2)
-                .sum::<u64>()
-                + end.len() as u64;
-            if head {
-                Body::LengthOnly(total)
-            } else {
-                let (path, _) = source(variant, sources)?;
-                let mut file = File::open(path)?;
-                let mut body = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
-                for part in parts {
-                    body.extend_from_slice(&part.header);
-                    body.extend_from_slice(&read_range(
-                        &mut file,
-                        part.range.start,
-                        part.range.len(),
-                    )?);
-                    body.extend_from_slice(b"\r\n");
-                }
-                body.extend_from_slice(&end);
-                Body::Full(Bytes::from(body))
+            // Each part's data is followed by CRLF, sent with the next delimiter.
+            let mut segments = Vec::with_capacity(parts.len() * 2 + 1);
+            let mut delimiter = Vec::new();
+            for part in parts {
+                delimiter.extend_from_slice(&part.header);
+                segments.push(Segment::Literal(Bytes::from(std::mem::take(
+                    &mut delimiter,
+                ))));
+                segments.push(Segment::File {
+                    offset: part.range.start,
+                    len: part.range.len(),
+                });
+                delimiter.extend_from_slice(b"\r\n");
             }
+            delimiter.extend_from_slice(&end);
+            segments.push(Segment::Literal(Bytes::from(delimiter)));
+            (variant, segments)
         }
     };
-    response.set_body(body);
-    Ok(response)
+    let (path, facts) = source(variant, sources)?;
+    let content = FileContent {
+        path: path.to_owned(),
+        facts,
+        segments,
+    };
+    let length = content.len();
+    if head {
+        response.set_body(Body::LengthOnly(length));
+        Ok(Prepared::from(response))
+    } else if length > max_inline_bytes {
+        response.set_body(Body::Deferred(length));
+        Ok(Prepared {
+            response,
+            content: Some(content),
+        })
+    } else {
+        response.set_body(Body::Full(Bytes::from(content.read_all()?)));
+        Ok(Prepared::from(response))
+    }
 }
 
 fn source<'a>(variant: Variant, sources: &Sources<'a>) -> io::Result<(&'a Path, FileFacts)> {
@@ -104,21 +116,6 @@ fn source<'a>(variant: Variant, sources: &Sources<'a>) -> io::Result<(&'a Path, 
         )),
         _ => Ok((sources.file, sources.facts)),
     }
-}
-
-/// Reads exactly `len` bytes at `start`; a file that shrank since its metadata was read is an
-/// error rather than a short response.
-fn read_range(file: &mut File, start: u64, len: u64) -> io::Result<Vec<u8>> {
-    file.seek(SeekFrom::Start(start))?;
-    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(len).read_to_end(&mut buf)?;
-    if buf.len() as u64 != len {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "file shrank while serving",
-        ));
-    }
-    Ok(buf)
 }
 
 /// gzip with a zero modification time in the header, so that the same input always yields the
@@ -136,6 +133,7 @@ pub fn gzip(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
 mod tests {
     use super::*;
     use flate2::read::GzDecoder;
+    use std::io::Read;
 
     #[test]
     fn gzip_round_trips_and_is_deterministic() {

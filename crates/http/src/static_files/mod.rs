@@ -8,14 +8,24 @@
 //! - [`mime`]: `Content-Type` and compressibility.
 //! - [`plan`]: the pure decision combining all of the above from metadata.
 //! - [`fs`]: the blocking reads and gzip compression that carry a decision out.
+//! - [`content`]: large content left for the server to stream, and the chunked reads that
+//!   check the file did not change since the decision.
+//!
+//! [`StaticFiles::prepare`] is the entry point for a server that streams: it reads content of
+//! at most [`StaticOptions::max_inline_bytes`] and describes anything longer as a
+//! [`FileContent`]. [`StaticFiles::serve`] is `prepare` followed by reading that description
+//! into memory.
 
 pub mod conditional;
+pub mod content;
 pub mod fs;
 pub mod mime;
 pub mod negotiate;
 pub mod plan;
 pub mod range;
 pub mod resolve;
+
+pub use content::{ContentReader, FileChanged, FileContent, Prepared, Segment};
 
 use crate::method::Method;
 use crate::request::Request;
@@ -43,7 +53,8 @@ pub struct StaticOptions {
     /// Files smaller than this are not compressed on the fly: gzip's overhead outweighs the gain.
     pub gzip_min_bytes: u64,
     /// Files larger than this are not compressed on the fly, bounding CPU and memory per request;
-    /// a precompressed sibling is still used.
+    /// a precompressed sibling is still used. Compression also needs the file in memory, so the
+    /// effective limit is the smaller of this and `max_inline_bytes`.
     pub gzip_max_bytes: u64,
     /// gzip level 0-9.
     pub gzip_level: u32,
@@ -53,6 +64,13 @@ pub struct StaticOptions {
     pub max_ranges: usize,
     /// `Cache-Control` value added to file responses, if any.
     pub cache_control: Option<String>,
+    /// Content (whole file, range or multipart body) longer than this is never read into
+    /// memory: [`StaticFiles::prepare`] answers with [`Body::Deferred`](crate::Body::Deferred)
+    /// and leaves it to the server to stream, and it is never compressed on the fly. Default
+    /// 256 KiB: typical pages, scripts and stylesheets go out in one write, while a thousand
+    /// concurrent responses hold at most 256 MiB of content between them (streamed ones only
+    /// the server's chunk buffers).
+    pub max_inline_bytes: u64,
 }
 
 impl Default for StaticOptions {
@@ -67,6 +85,7 @@ impl Default for StaticOptions {
             precompressed: true,
             max_ranges: 16,
             cache_control: None,
+            max_inline_bytes: 256 * 1024,
         }
     }
 }
@@ -120,19 +139,34 @@ impl StaticFiles {
     }
 
     /// Answers `request` for `tail`, the still-encoded part of the path below the mount point
-    /// (empty or starting with `/`). Performs blocking file-system reads for GET and HEAD only.
+    /// (empty or starting with `/`), with the whole content in memory. Performs blocking
+    /// file-system reads for GET and HEAD only. The same decision as [`StaticFiles::prepare`],
+    /// whose deferred content is then read: a server that streams large files calls `prepare`.
     pub fn serve(&self, request: &Request, tail: &str) -> Response {
+        self.prepare(request, tail)
+            .into_inline()
+            .unwrap_or_else(|_| internal_error())
+    }
+
+    /// Answers `request` for `tail` (as for [`StaticFiles::serve`]) without reading content
+    /// longer than [`StaticOptions::max_inline_bytes`]: such a response has
+    /// [`Body::Deferred`](crate::Body::Deferred) and [`Prepared::content`] says which bytes the
+    /// server must write after the head (see [`content`] for how to read them and for what
+    /// happens when the file changes in between). Shorter content is read into `Body::Full` and
+    /// HEAD gets `Body::LengthOnly`, as from `serve`. Blocking: metadata for every GET and HEAD,
+    /// reads for short content only.
+    pub fn prepare(&self, request: &Request, tail: &str) -> Prepared {
         match request.method() {
             Method::Get | Method::Head => {}
-            Method::Options => return allow(StatusCode::NO_CONTENT),
-            _ => return allow(StatusCode::METHOD_NOT_ALLOWED),
+            Method::Options => return allow(StatusCode::NO_CONTENT).into(),
+            _ => return allow(StatusCode::METHOD_NOT_ALLOWED).into(),
         }
         let located = resolve::normalize(tail)
             .and_then(|path| resolve::locate(&self.root, &path, &self.options));
         let (path, metadata) = match located {
             Ok(Located::File { path, metadata }) => (path, metadata),
-            Ok(Located::RedirectToDirectory) => return redirect_to_directory(request),
-            Err(rejection) => return rejected(rejection),
+            Ok(Located::RedirectToDirectory) => return redirect_to_directory(request).into(),
+            Err(rejection) => return rejected(rejection).into(),
         };
         let facts = FileFacts::from_metadata(&metadata);
         let content_type = mime::content_type(&path);
@@ -154,15 +188,14 @@ impl StaticFiles {
                 .map(|(path, facts)| (path.as_path(), *facts)),
             facts,
         };
-        fs::execute(
+        fs::prepare(
             decision,
             request.method() == Method::Head,
             &sources,
             self.options.gzip_level,
+            self.options.max_inline_bytes,
         )
-        .unwrap_or_else(|_| {
-            Response::text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n")
-        })
+        .unwrap_or_else(|_| internal_error().into())
     }
 
     /// `file.gz` next to `file`, if it is a regular file inside the root.
@@ -175,6 +208,10 @@ impl StaticFiles {
             .is_file()
             .then(|| (path, FileFacts::from_metadata(&metadata)))
     }
+}
+
+fn internal_error() -> Response {
+    Response::text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n")
 }
 
 fn allow(status: StatusCode) -> Response {

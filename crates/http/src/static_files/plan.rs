@@ -126,14 +126,19 @@ pub fn decide(
     let precompressed = file.precompressed.filter(|sibling| {
         options.precompressed && compressible && sibling.modified >= file.facts.modified
     });
-    let on_the_fly = options.gzip
+    let gzip_eligible = options.gzip
         && compressible
         && (options.gzip_min_bytes..=options.gzip_max_bytes).contains(&file.facts.len);
+    // Compressing needs the whole file in memory, so content the server would stream instead
+    // (above `max_inline_bytes`) is sent as it is. `Vary` still follows `gzip_eligible`: whether
+    // the response is negotiated should not depend on a memory threshold.
+    let on_the_fly = gzip_eligible && file.facts.len <= options.max_inline_bytes;
     let negotiable = precompressed.is_some() || on_the_fly;
+    let varies = precompressed.is_some() || gzip_eligible;
     let accept = AcceptEncoding::parse(request.header_values("accept-encoding"));
 
     let mut response = Response::new(StatusCode::OK);
-    if negotiable {
+    if varies {
         response.push_unchecked("Vary", "Accept-Encoding");
     }
     if let Some(cache_control) = &options.cache_control {
@@ -142,7 +147,7 @@ pub fn decide(
     let Some(coding) = accept.choose(negotiable) else {
         let mut refusal =
             Response::text(StatusCode::NOT_ACCEPTABLE, "no acceptable content coding\n");
-        if negotiable {
+        if varies {
             refusal.push_unchecked("Vary", "Accept-Encoding");
         }
         return Decision {
@@ -381,6 +386,33 @@ mod tests {
         let png = decide_for("GET", "Accept-Encoding: gzip\r\n", &png_file(100_000));
         assert_eq!(png.content, Content::Whole(Variant::Identity));
         assert_eq!(png.response.header("vary"), None);
+    }
+
+    #[test]
+    fn gzip_on_the_fly_is_not_chosen_above_max_inline_bytes() {
+        let large = StaticOptions::default().max_inline_bytes + 1;
+        let decision = decide_for("GET", "Accept-Encoding: gzip\r\n", &text_file(large));
+        assert_eq!(decision.content, Content::Whole(Variant::Identity));
+        assert_eq!(decision.response.header("content-encoding"), None);
+        assert_eq!(
+            decision.response.header("vary"),
+            Some("Accept-Encoding"),
+            "still negotiated for this type"
+        );
+        assert_eq!(
+            decision.response.header("etag"),
+            Some(facts(large, MODIFIED, 7).etag("").as_str())
+        );
+        assert_eq!(decision.response.header("accept-ranges"), Some("bytes"));
+
+        let mut with_sibling = text_file(large);
+        with_sibling.precompressed = Some(facts(large / 4, MODIFIED + 5, 9));
+        let decision = decide_for("GET", "Accept-Encoding: gzip\r\n", &with_sibling);
+        assert_eq!(
+            decision.content,
+            Content::Whole(Variant::Precompressed),
+            "a precompressed sibling needs no compression and is still used"
+        );
     }
 
     #[test]
