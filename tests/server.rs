@@ -319,3 +319,58 @@ fn killed_listener_restarts_on_the_same_port_and_connections_survive() {
         1
     );
 }
+
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+#[test]
+fn large_files_are_streamed_with_bounded_memory() {
+    const SIZE: usize = 48 * 1024 * 1024;
+    let content: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
+    let config = config_with_docroot(&[("big.bin", &content)]);
+    let expected_sum: u64 = content.iter().map(|&b| u64::from(b)).sum();
+    drop(content);
+    let server = TestServer::start(config, router);
+    let before = resident_bytes();
+    let mut conn = server.connect();
+    conn.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        conn.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.contains(&format!("Content-Length: {SIZE}")), "{head}");
+    let (mut received, mut sum, mut peak) = (0usize, 0u64, 0u64);
+    let mut chunk = vec![0u8; 64 * 1024];
+    while received < SIZE {
+        let n = conn.read(&mut chunk).unwrap();
+        assert!(n > 0, "connection closed after {received} bytes");
+        sum += chunk[..n].iter().map(|&b| u64::from(b)).sum::<u64>();
+        received += n;
+        if received % (8 * 1024 * 1024) < n {
+            peak = peak.max(resident_bytes().saturating_sub(before));
+        }
+    }
+    assert_eq!((received, sum), (SIZE, expected_sum));
+    assert!(
+        peak < 16 * 1024 * 1024,
+        "resident memory grew by {peak} bytes while streaming a {SIZE}-byte file"
+    );
+    let ranged = exchange(
+        &mut conn,
+        "GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=1000-1999\r\n\r\n",
+    );
+    assert_eq!(ranged.status, 206);
+    assert_eq!(ranged.body.len(), 1000);
+    assert_eq!(
+        ranged.body[0],
+        (1000 % 251) as u8,
+        "the connection stays usable after streaming"
+    );
+}

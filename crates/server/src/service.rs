@@ -6,14 +6,15 @@
 //! 2. The router picks a handler, a static mount, or an automatic 204/404/405 answer.
 //! 3. Handlers run inline, inside `catch_unwind`: a panic answers 500, closes the connection and
 //!    is logged with its message, and nothing else notices.
-//! 4. Static files are read on the blocking pool, never on the worker's event loop.
+//! 4. Static files are decided on the blocking pool, never on the worker's event loop; content
+//!    larger than `max_inline_bytes` comes back as [`FileContent`] for the connection to stream.
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
-use web_server_http::{Limits, Request, Response, Route, Router, StatusCode};
+use web_server_http::{Limits, Prepared, Request, Response, Route, Router, StatusCode};
 
 /// What a connection needs to know besides the router: limits and timeouts from the config.
 #[derive(Debug, Clone)]
@@ -68,12 +69,12 @@ impl Service {
     }
 
     /// Answers one request. Returns the request back so the caller can log it.
-    pub async fn respond(self: &Arc<Self>, request: Request) -> (Request, Response) {
+    pub async fn respond(self: &Arc<Self>, request: Request) -> (Request, Prepared) {
         if let Route::Static(..) = self.router.lookup(request.method(), request.path()) {
             let service = self.clone();
             let blocking = tokio::task::spawn_blocking(move || {
-                let response = service.router.handle(&request);
-                (request, response)
+                let prepared = service.router.prepare(&request);
+                (request, prepared)
             });
             return match blocking.await {
                 Ok(answered) => answered,
@@ -85,13 +86,13 @@ impl Service {
                         "cancelled".to_owned()
                     };
                     tracing::error!(panic = %message, "static file handler panicked");
-                    (empty_request(), internal_error())
+                    (empty_request(), internal_error().into())
                 }
             };
         }
         let answered = catch_unwind(AssertUnwindSafe(|| self.router.handle(&request)));
         match answered {
-            Ok(response) => (request, response),
+            Ok(response) => (request, response.into()),
             Err(payload) => {
                 let message = panic_message(payload);
                 tracing::error!(
@@ -100,7 +101,7 @@ impl Service {
                     panic = %message,
                     "route handler panicked; answering 500 and closing the connection"
                 );
-                (request, internal_error())
+                (request, internal_error().into())
             }
         }
     }

@@ -23,6 +23,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use web_server_http::response::CONTINUE;
+use web_server_http::static_files::{ContentReader, FileContent};
 use web_server_http::{
     BodyDecoder, ParseError, Parsed, Request, RequestHead, RequestInfo, RequestParser, Response,
     ResponseEncoder, StatusCode,
@@ -31,6 +32,9 @@ use web_server_http::{
 use super::io::{self, ReadOutcome};
 use crate::service::Service;
 use crate::tcp::gate::ConnectionPermit;
+
+/// Bytes of file content read and written at a time when streaming.
+const STREAM_CHUNK: usize = 64 * 1024;
 
 /// Tells a connection to finish the request in progress and close (graceful shutdown).
 #[derive(Debug, Default)]
@@ -68,10 +72,11 @@ enum State {
     },
     /// A whole request, to answer.
     Handling(Request),
-    /// An answer, to encode and write.
+    /// An answer, to encode and write; large file content follows the head in chunks.
     Writing {
         response: Response,
         request: RequestInfo,
+        content: Option<FileContent>,
     },
     /// Done: close politely.
     Closing,
@@ -140,7 +145,11 @@ impl Connection {
                     body,
                 } => self.read_body(head, head_bytes, decoder, body).await,
                 State::Handling(request) => self.handle(request).await,
-                State::Writing { response, request } => self.write(response, request).await,
+                State::Writing {
+                    response,
+                    request,
+                    content,
+                } => self.write(response, request, content).await,
                 State::Closing => break,
             };
         }
@@ -266,14 +275,20 @@ impl Connection {
         {
             info.keep_alive = false;
         }
-        let (_request, response) = self.service.respond(request).await;
+        let (_request, prepared) = self.service.respond(request).await;
         State::Writing {
-            response,
+            response: prepared.response,
             request: info,
+            content: prepared.content,
         }
     }
 
-    async fn write(&mut self, response: Response, request: RequestInfo) -> State {
+    async fn write(
+        &mut self,
+        response: Response,
+        request: RequestInfo,
+        content: Option<FileContent>,
+    ) -> State {
         self.out.clear();
         let encoded = self.encoder.encode(&response, &request, &mut self.out);
         let body: &[u8] = encoded.body.as_deref().unwrap_or(&[]);
@@ -282,10 +297,41 @@ impl Connection {
             tracing::debug!(peer = %self.peer, %err, "write failed; closing");
             return State::Closing;
         }
+        let streams = matches!(encoded.framing, web_server_http::ResponseFraming::Length(n) if n > 0)
+            && encoded.body.is_none();
+        if let (true, Some(content)) = (streams, content) {
+            if let Err(err) = self.stream(content).await {
+                // The head promised a length that can no longer be honoured: only closing
+                // tells the client the response is incomplete.
+                tracing::debug!(peer = %self.peer, %err, "streaming failed; closing");
+                return State::Closing;
+            }
+        }
         if encoded.close {
             State::Closing
         } else {
             State::Idle
+        }
+    }
+
+    /// Writes large file content chunk by chunk: each chunk is read on the blocking pool and
+    /// written before the next is read, so a connection holds at most one chunk in memory.
+    async fn stream(&mut self, content: FileContent) -> std::io::Result<()> {
+        let stall = self.service.options().send_timeout;
+        let opened = tokio::task::spawn_blocking(move || content.open()).await;
+        let mut reader: ContentReader = opened.map_err(std::io::Error::other)??;
+        loop {
+            let read = tokio::task::spawn_blocking(move || {
+                let chunk = reader.next_chunk(STREAM_CHUNK);
+                (reader, chunk)
+            })
+            .await
+            .map_err(std::io::Error::other)?;
+            reader = read.0;
+            match read.1? {
+                Some(chunk) => io::write_all(&mut self.io, &chunk, &[], stall).await?,
+                None => return Ok(()),
+            }
         }
     }
 
@@ -304,6 +350,7 @@ impl Connection {
         State::Writing {
             response: Response::for_parse_error(error),
             request,
+            content: None,
         }
     }
 
@@ -317,6 +364,7 @@ impl Connection {
                 version: web_server_http::Version::Http11,
                 keep_alive: false,
             },
+            content: None,
         }
     }
 }
