@@ -374,3 +374,48 @@ fn large_files_are_streamed_with_bounded_memory() {
         "the connection stays usable after streaming"
     );
 }
+
+#[test]
+fn binds_every_address_ipv4_and_ipv6() {
+    let mut config = site();
+    config.bind = vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()];
+    let server = TestServer::start(config, router);
+    assert_eq!(server.addrs.len(), 2);
+    assert!(server.addrs[0].is_ipv4() && server.addrs[1].is_ipv6());
+    for addr in &server.addrs {
+        assert_ne!(addr.port(), 0, "port 0 resolved");
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        conn.set_read_timeout(Some(WAIT)).unwrap();
+        assert_eq!(
+            exchange(&mut conn, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").body,
+            b"alpha"
+        );
+    }
+}
+
+#[test]
+fn connections_are_spread_over_the_worker_partitions() {
+    let server = TestServer::start(site(), router);
+    // SO_REUSEPORT hashes each connection to one worker's socket: with 32 connections, the
+    // chance that all land on one of two workers is 2^-31.
+    let mut conns: Vec<_> = (0..32).map(|_| server.connect()).collect();
+    for conn in &mut conns {
+        assert_eq!(
+            exchange(conn, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status,
+            200
+        );
+    }
+    let tree = server.snapshot();
+    let counts: Vec<usize> = [
+        "web_server_tcp_acceptor_sup/0",
+        "web_server_tcp_acceptor_sup/1",
+    ]
+    .iter()
+    .map(|id| tree.find(id).unwrap().dynamic.as_ref().unwrap().count)
+    .collect();
+    assert_eq!(counts.iter().sum::<usize>(), 32, "{counts:?}");
+    assert!(
+        counts.iter().all(|&c| c > 0),
+        "both workers serve: {counts:?}"
+    );
+}

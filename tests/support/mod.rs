@@ -25,7 +25,10 @@ enum Command {
 
 /// A server on a background thread.
 pub struct TestServer {
+    /// The first bound address.
     pub addr: SocketAddr,
+    /// Every bound address, in configuration order.
+    pub addrs: Vec<SocketAddr>,
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
     thread: Option<JoinHandle<()>>,
 }
@@ -47,7 +50,7 @@ impl TestServer {
                         return;
                     }
                 };
-                let _ = ready_tx.send(Ok(server.addrs()[0]));
+                let _ = ready_tx.send(Ok(server.addrs().to_vec()));
                 while let Some(command) = command_rx.recv().await {
                     match command {
                         Command::Snapshot(reply) => {
@@ -65,12 +68,13 @@ impl TestServer {
                 server.stop().await;
             });
         });
-        let addr = ready_rx
+        let addrs: Vec<SocketAddr> = ready_rx
             .recv_timeout(WAIT)
             .expect("server starts in time")
             .expect("server starts");
         TestServer {
-            addr,
+            addr: addrs[0],
+            addrs,
             commands,
             thread: Some(thread),
         }
