@@ -419,3 +419,40 @@ fn connections_are_spread_over_the_worker_partitions() {
         "both workers serve: {counts:?}"
     );
 }
+
+/// Probes `condition` until it holds, failing the test after [`WAIT`].
+fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let began = std::time::Instant::now();
+    while !condition() {
+        assert!(began.elapsed() < WAIT, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn send_timeout_drops_a_client_that_stops_reading() {
+    let big = vec![7u8; 32 * 1024 * 1024];
+    let mut config = config_with_docroot(&[("big.bin", &big)]);
+    config.connection.send_timeout = Duration::from_millis(300);
+    let server = TestServer::start(config, router);
+    let mut stalled = server.connect();
+    stalled
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    eventually("the connection is counted", || {
+        server.active_connections() == 1
+    });
+    // Never read: the socket buffers fill, writes stop progressing, the server gives up.
+    eventually("the stalled connection is dropped", || {
+        server.active_connections() == 0
+    });
+    let mut other = server.connect();
+    assert_eq!(
+        exchange(
+            &mut other,
+            "GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=0-9\r\n\r\n"
+        )
+        .status,
+        206
+    );
+}
