@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
+use clap::Parser;
 use tracing_subscriber::EnvFilter;
+use web_server::config::{Cli, LogFormat, LogSettings, Settings};
 use web_server::supervision::{
     ChildSpec, NodeSnapshot, Strategy, Supervisor, SupervisorFlags, SupervisorRef, SupervisorSpec,
     TakeSnapshot,
@@ -82,10 +84,65 @@ fn print_node(node: &NodeSnapshot, depth: usize, lines: &mut Vec<String>) {
     }
 }
 
+/// Exit code for a configuration error (as for a command-line usage error).
+const CONFIG_ERROR: u8 = 2;
+
+/// Installs the global tracing subscriber: `log.format` to stdout, filtered by `RUST_LOG` when
+/// it is set and valid, else by `log.level`; colours only on a terminal and without `NO_COLOR`.
+fn init_tracing(log: &LogSettings) {
+    use std::io::IsTerminal;
+
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
+            .unwrap_or_else(|err| {
+                eprintln!("web_server: ignoring RUST_LOG={directives:?} ({err}); using log.level");
+                EnvFilter::new(&log.level)
+            }),
+        _ => EnvFilter::new(&log.level),
+    };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let ansi = std::io::stdout().is_terminal() && !no_color;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
+    match log.format {
+        LogFormat::Pretty => builder.with_ansi(ansi).init(),
+        LogFormat::Compact => builder.compact().with_ansi(ansi).init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+    let cli = Cli::parse();
+    let settings = match Settings::load(&cli) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("web_server: {err}");
+            return ExitCode::from(CONFIG_ERROR);
+        }
+    };
+    if cli.print_config {
+        use std::io::Write;
+
+        let printed = settings
+            .to_redacted_toml()
+            .map_err(|err| err.to_string())
+            .and_then(|text| {
+                let mut out = std::io::stdout().lock();
+                out.write_all(text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .map_err(|err| err.to_string())
+            });
+        return match printed {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("web_server: cannot print the configuration: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    init_tracing(&settings.log);
+    tracing::info!(profile = %settings.profile, "configuration loaded");
     let system = System::new();
     let stopped = system.block_on(async {
         let root_addr: Arc<Mutex<Option<Addr<Supervisor>>>> = Arc::default();

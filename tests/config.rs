@@ -1,0 +1,926 @@
+//! Configuration as a user meets it: layering (default < profile < --config file < environment <
+//! flag), profile selection, `--print-config`, and each kind of configuration error, which must
+//! exit with code 2, promptly, with one message on stderr naming the key and where it came from,
+//! and without binding anything.
+//!
+//! Library-level checks use `Settings::load_from` with an explicit environment (the process
+//! environment is never modified); binary-level checks run the real `web_server` with a cleared
+//! environment. Every wait on a child process is bounded.
+
+use std::fs;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use web_server::config::{
+    Cli, ConfigError, ErrorKind, LogFormat, Origin, Profile, Settings, BUILT_IN_CONFIG_DIR,
+};
+
+/// How long a configuration error may take to be reported: it happens before anything starts.
+const PROMPT: Duration = Duration::from_secs(10);
+
+const BIN: &str = env!("CARGO_BIN_EXE_web_server");
+
+/// A directory under the system's temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "web_server-config-test-{}-{}-{name}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir.canonicalize().unwrap())
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn mkdir(&self, name: &str) -> PathBuf {
+        let path = self.0.join(name);
+        fs::create_dir_all(&path).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn cli(args: &[&str]) -> Cli {
+    Cli::try_parse_from(std::iter::once("web_server").chain(args.iter().copied()))
+        .expect("valid command line")
+}
+
+fn addr(text: &str) -> SocketAddr {
+    text.parse().unwrap()
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs the binary with exactly `env` as its environment, in `cwd`, and waits at most
+/// [`PROMPT`]; a process still running then is killed and the test fails.
+fn run(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let child = Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let pid = child.id();
+    let started = Instant::now();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(PROMPT) {
+        Ok(output) => {
+            let output = output.unwrap();
+            assert!(started.elapsed() < PROMPT);
+            output
+        }
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("web_server {args:?} still running after {PROMPT:?}");
+        }
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The binary exited with code 2 and printed exactly one line, `web_server: ...`, containing
+/// every needle; returns that line.
+fn assert_config_error(output: &Output, needles: &[&str]) -> String {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(2), "exit code; stderr:\n{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one line on stderr:\n{err}");
+    assert!(lines[0].starts_with("web_server: "), "{err}");
+    for needle in needles {
+        assert!(lines[0].contains(needle), "{needle:?} not in:\n{err}");
+    }
+    assert!(
+        stdout(output).is_empty(),
+        "nothing on stdout:\n{}",
+        stdout(output)
+    );
+    lines[0].to_owned()
+}
+
+/// Nothing is listening on these loopback ports: we can bind them ourselves.
+fn assert_ports_free(ports: &[u16]) {
+    for &port in ports {
+        TcpListener::bind(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("port {port} was bound by the failed server: {e}"));
+    }
+}
+
+/// A config file that listens on two fresh loopback ports (server and admin) plus `extra`, so a
+/// test can check afterwards that neither was bound.
+fn config_with_ports(dir: &TempDir, extra: &str) -> (PathBuf, [u16; 2]) {
+    let ports = [free_port(), free_port()];
+    let text = format!(
+        "[server]\nbind = [\"127.0.0.1:{}\"]\n\n[admin]\nbind = \"127.0.0.1:{}\"\n\n{extra}",
+        ports[0], ports[1]
+    );
+    (dir.write("web_server.toml", &text), ports)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layering, through the library.
+
+/// One key at a time, adding one layer at a time: each layer overrides the ones before it.
+#[test]
+fn each_layer_overrides_the_previous_one_key_by_key() {
+    let tmp = TempDir::new("layers");
+    let site = tmp.mkdir("site");
+    let file = tmp.write(
+        "layer.toml",
+        "[server]\nbind = [\"127.0.0.1:1001\"]\nworkers = 3\n\n\
+         [admin]\nbind = \"127.0.0.1:2001\"\n\n\
+         [log]\nlevel = \"debug\"\n\n\
+         [limits]\nmax_headers = 50\n",
+    );
+    let env = [
+        ("WEB_SERVER__SERVER__BIND", "127.0.0.1:1002"),
+        ("WEB_SERVER__SERVER__WORKERS", "4"),
+        ("WEB_SERVER__ADMIN__BIND", "127.0.0.1:2002"),
+        ("WEB_SERVER__LOG__LEVEL", "error"),
+    ];
+    let base = ["--profile", "test", "--docroot", s(&site)];
+    let with_file = [&base[..], &["--config", s(&file)]].concat();
+    let with_flags = [
+        &with_file[..],
+        &[
+            "--bind",
+            "127.0.0.1:1003",
+            "--admin-bind",
+            "127.0.0.1:2003",
+            "--workers",
+            "5",
+        ],
+    ]
+    .concat();
+    let none: [(&str, &str); 0] = [];
+
+    let default = Settings::load_from(&cli(&["--docroot", s(&site)]), none, tmp.path()).unwrap();
+    let profile = Settings::load_from(&cli(&base), none, tmp.path()).unwrap();
+    let file_layer = Settings::load_from(&cli(&with_file), none, tmp.path()).unwrap();
+    let env_layer = Settings::load_from(&cli(&with_file), env, tmp.path()).unwrap();
+    let flag_layer = Settings::load_from(&cli(&with_flags), env, tmp.path()).unwrap();
+
+    // server.bind: default (via dev) < test profile < file < env < --bind
+    assert_eq!(default.server.bind, [addr("127.0.0.1:8080")]);
+    assert_eq!(profile.server.bind, [addr("127.0.0.1:0")]);
+    assert_eq!(file_layer.server.bind, [addr("127.0.0.1:1001")]);
+    assert_eq!(env_layer.server.bind, [addr("127.0.0.1:1002")]);
+    assert_eq!(flag_layer.server.bind, [addr("127.0.0.1:1003")]);
+
+    // admin.bind: default < profile < file < env < --admin-bind
+    assert_eq!(default.admin.bind, Some(addr("127.0.0.1:9901")));
+    assert_eq!(profile.admin.bind, Some(addr("127.0.0.1:0")));
+    assert_eq!(file_layer.admin.bind, Some(addr("127.0.0.1:2001")));
+    assert_eq!(env_layer.admin.bind, Some(addr("127.0.0.1:2002")));
+    assert_eq!(flag_layer.admin.bind, Some(addr("127.0.0.1:2003")));
+
+    // server.workers: default (0) < file < env < --workers (the test profile leaves it)
+    assert_eq!(profile.server.workers, 0);
+    assert_eq!(file_layer.server.workers, 3);
+    assert_eq!(env_layer.server.workers, 4);
+    assert_eq!(flag_layer.server.workers, 5);
+
+    // log.level (no flag): default < profile < file < env
+    assert_eq!(default.log.level, "info");
+    assert_eq!(profile.log.level, "warn");
+    assert_eq!(file_layer.log.level, "debug");
+    assert_eq!(env_layer.log.level, "error");
+    assert_eq!(flag_layer.log.level, "error");
+
+    // limits.max_headers: set by default.toml and the file only; later layers keep it.
+    assert_eq!(profile.limits.max_headers, 100);
+    assert_eq!(file_layer.limits.max_headers, 50);
+    assert_eq!(flag_layer.limits.max_headers, 50);
+
+    // server.backlog: set by default.toml only, kept by every layer.
+    for settings in [&default, &profile, &file_layer, &env_layer, &flag_layer] {
+        assert_eq!(settings.server.backlog, 1024);
+    }
+}
+
+/// A list key given in the environment is comma-separated, and a shorter later list replaces
+/// a longer earlier one (lists are not merged element by element).
+#[test]
+fn lists_from_the_environment_replace_earlier_lists() {
+    let tmp = TempDir::new("lists");
+    let site = tmp.mkdir("site");
+    let file = tmp.write(
+        "three.toml",
+        "[server]\nbind = [\"127.0.0.1:0\", \"127.0.0.2:0\", \"127.0.0.3:0\"]\n",
+    );
+    let args = [
+        "--profile",
+        "test",
+        "--docroot",
+        s(&site),
+        "--config",
+        s(&file),
+    ];
+    let env = [("WEB_SERVER__SERVER__BIND", "127.0.0.1:0,[::1]:0")];
+    let settings = Settings::load_from(&cli(&args), env, tmp.path()).unwrap();
+    assert_eq!(settings.server.bind, [addr("127.0.0.1:0"), addr("[::1]:0")]);
+
+    let flags = [&args[..], &["--bind", "[::1]:0"]].concat();
+    let settings = Settings::load_from(&cli(&flags), env, tmp.path()).unwrap();
+    assert_eq!(settings.server.bind, [addr("[::1]:0")]);
+}
+
+/// The library reports errors with their kind, key and origin, for callers that want more than
+/// the message.
+#[test]
+fn errors_carry_kind_key_and_origin() {
+    let tmp = TempDir::new("error-api");
+    let site = tmp.mkdir("site");
+    let file = tmp.write("bad.toml", "[compression]\nlevel = 12\n");
+    let args = [
+        "--profile",
+        "test",
+        "--docroot",
+        s(&site),
+        "--config",
+        s(&file),
+    ];
+    let none: [(&str, &str); 0] = [];
+    let err: ConfigError = Settings::load_from(&cli(&args), none, tmp.path()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidValue);
+    assert_eq!(err.key(), Some("compression.level"));
+    assert_eq!(err.origin(), Some(&Origin::File(file.clone())));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "invalid value for `compression.level` in config file {}: expected an integer from 0 to 9, found 12",
+            file.display()
+        )
+    );
+
+    let env = [("WEB_SERVER__COMPRESSION__LEVL", "1")];
+    let args = ["--profile", "test", "--docroot", s(&site)];
+    let err = Settings::load_from(&cli(&args), env, tmp.path()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownKey);
+    assert_eq!(
+        err.origin(),
+        Some(&Origin::Env("WEB_SERVER__COMPRESSION__LEVL".into()))
+    );
+    assert!(
+        err.to_string()
+            .contains("did you mean WEB_SERVER__COMPRESSION__LEVEL?"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The binary: layering, profiles and --print-config.
+
+fn print_config(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> toml::Table {
+    let mut all = vec!["--print-config"];
+    all.extend_from_slice(args);
+    let output = run(cwd, &all, env);
+    assert!(
+        output.status.success(),
+        "{:?}: {}",
+        output.status,
+        stderr(&output)
+    );
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+    toml::from_str(&stdout(&output)).expect("--print-config prints TOML")
+}
+
+fn get<'a>(table: &'a toml::Table, key: &str) -> &'a toml::Value {
+    let (section, name) = key.split_once('.').unwrap();
+    &table[section][name]
+}
+
+#[test]
+fn the_binary_layers_file_environment_and_flags_in_order() {
+    let tmp = TempDir::new("bin-layers");
+    let site = tmp.mkdir("site");
+    let file = tmp.write(
+        "layer.toml",
+        "[server]\nworkers = 3\nbackend_unused_check = 0\n",
+    );
+    // An unknown key in the file is an error, even when a later layer sets other keys.
+    let output = run(
+        tmp.path(),
+        &[
+            "--print-config",
+            "--profile",
+            "test",
+            "--docroot",
+            s(&site),
+            "--config",
+            s(&file),
+        ],
+        &[],
+    );
+    assert_config_error(&output, &["`server.backend_unused_check`", s(&file)]);
+
+    fs::write(
+        &file,
+        "[server]\nworkers = 3\n\n[timeouts]\nheader_ms = 1111\nbody_ms = 1111\n",
+    )
+    .unwrap();
+    let args = [
+        "--profile",
+        "test",
+        "--docroot",
+        s(&site),
+        "--config",
+        s(&file),
+    ];
+    let env = [
+        ("WEB_SERVER__TIMEOUTS__HEADER_MS", "2222"),
+        ("WEB_SERVER__SERVER__WORKERS", "4"),
+    ];
+    let printed = print_config(tmp.path(), &args, &env);
+    assert_eq!(
+        get(&printed, "server.backlog").as_integer(),
+        Some(1024),
+        "default"
+    );
+    assert_eq!(get(&printed, "log.level").as_str(), Some("warn"), "profile");
+    assert_eq!(
+        get(&printed, "timeouts.body_ms").as_integer(),
+        Some(1111),
+        "file"
+    );
+    assert_eq!(
+        get(&printed, "timeouts.header_ms").as_integer(),
+        Some(2222),
+        "env"
+    );
+    assert_eq!(get(&printed, "server.workers").as_integer(), Some(4), "env");
+
+    let flags = [
+        &args[..],
+        &[
+            "--workers",
+            "5",
+            "--bind",
+            "127.0.0.1:0",
+            "--bind",
+            "[::1]:0",
+        ],
+    ]
+    .concat();
+    let printed = print_config(tmp.path(), &flags, &env);
+    assert_eq!(
+        get(&printed, "server.workers").as_integer(),
+        Some(5),
+        "flag"
+    );
+    let binds: Vec<&str> = get(&printed, "server.bind")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(binds, ["127.0.0.1:0", "[::1]:0"], "repeated --bind");
+    assert_eq!(get(&printed, "server.docroot").as_str(), Some(s(&site)));
+}
+
+#[test]
+fn the_profile_comes_from_the_flag_then_web_server_profile_then_dev() {
+    let tmp = TempDir::new("bin-profile");
+    let site = tmp.mkdir("site");
+    let docroot = ["--docroot", s(&site)];
+
+    let dev = print_config(tmp.path(), &docroot, &[]);
+    assert_eq!(
+        get(&dev, "server.bind").as_array().unwrap()[0].as_str(),
+        Some("127.0.0.1:8080")
+    );
+    assert_eq!(get(&dev, "log.format").as_str(), Some("pretty"));
+
+    let test = print_config(tmp.path(), &docroot, &[("WEB_SERVER_PROFILE", "test")]);
+    assert_eq!(
+        get(&test, "server.bind").as_array().unwrap()[0].as_str(),
+        Some("127.0.0.1:0")
+    );
+    assert_eq!(get(&test, "log.level").as_str(), Some("warn"));
+
+    let flag = [&docroot[..], &["--profile", "dev"]].concat();
+    let dev_again = print_config(tmp.path(), &flag, &[("WEB_SERVER_PROFILE", "test")]);
+    assert_eq!(dev_again, dev, "--profile beats WEB_SERVER_PROFILE");
+
+    let token = [("WEB_SERVER__ADMIN__TOKEN", "0123456789abcdef-token")];
+    let prod = [&docroot[..], &["--profile", "prod"]].concat();
+    let prod = print_config(tmp.path(), &prod, &token);
+    assert_eq!(
+        get(&prod, "server.bind").as_array().unwrap()[0].as_str(),
+        Some("0.0.0.0:8080")
+    );
+    assert_eq!(get(&prod, "log.format").as_str(), Some("json"));
+    assert_eq!(get(&prod, "admin.allow_kill").as_bool(), Some(false));
+
+    let output = run(tmp.path(), &docroot, &[("WEB_SERVER_PROFILE", "staging")]);
+    assert_config_error(&output, &["WEB_SERVER_PROFILE", "\"staging\""]);
+}
+
+#[test]
+fn print_config_redacts_the_admin_token() {
+    let tmp = TempDir::new("bin-redact");
+    let site = tmp.mkdir("site");
+    let secret = "s3cr3t-admin-token-0123456789";
+    let args = ["--print-config", "--profile", "prod", "--docroot", s(&site)];
+    let output = run(tmp.path(), &args, &[("WEB_SERVER__ADMIN__TOKEN", secret)]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let printed = stdout(&output);
+    assert!(!printed.contains(secret), "the token leaked:\n{printed}");
+    assert!(printed.contains("token = \"<redacted>\""), "{printed}");
+    assert!(printed.contains("profile \"prod\""), "{printed}");
+
+    // Without a token (dev), there is nothing to redact.
+    let output = run(tmp.path(), &["--print-config", "--docroot", s(&site)], &[]);
+    assert!(
+        stdout(&output).contains("token = \"\""),
+        "{}",
+        stdout(&output)
+    );
+}
+
+/// `cargo run` and the tests work from any directory: without `./config/default.toml`, the
+/// source tree's `config/` is used.
+#[test]
+fn the_built_in_config_directory_is_used_from_anywhere() {
+    let tmp = TempDir::new("bin-anywhere");
+    let site = tmp.mkdir("site");
+    tmp.mkdir("config"); // an unrelated config/ without default.toml is not ours
+    let printed = print_config(
+        tmp.path(),
+        &["--profile", "test", "--docroot", s(&site)],
+        &[],
+    );
+    assert_eq!(get(&printed, "log.level").as_str(), Some("warn"));
+    assert!(Path::new(BUILT_IN_CONFIG_DIR)
+        .join("default.toml")
+        .is_file());
+}
+
+#[test]
+fn help_and_version_exit_0_and_usage_errors_exit_2() {
+    let tmp = TempDir::new("bin-help");
+    let help = run(tmp.path(), &["--help"], &[]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = stdout(&help);
+    for flag in [
+        "--profile",
+        "--config",
+        "--config-dir",
+        "--bind",
+        "--docroot",
+        "--workers",
+        "--admin-bind",
+        "--print-config",
+        "--version",
+        "WEB_SERVER_PROFILE",
+        "WEB_SERVER__",
+    ] {
+        assert!(text.contains(flag), "{flag} missing from --help:\n{text}");
+    }
+    let version = run(tmp.path(), &["--version"], &[]);
+    assert_eq!(version.status.code(), Some(0));
+    assert!(stdout(&version).contains(env!("CARGO_PKG_VERSION")));
+
+    let usage = run(tmp.path(), &["--workers", "many"], &[]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(stderr(&usage).contains("--workers"), "{}", stderr(&usage));
+    let usage = run(tmp.path(), &["--bind", "localhost:80"], &[]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(stderr(&usage).contains("--bind"), "{}", stderr(&usage));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Each kind of error: exit 2, one line naming the key and its source, nothing bound.
+
+#[test]
+fn an_unknown_key_in_a_file_names_the_key_and_the_file() {
+    let tmp = TempDir::new("err-unknown-file");
+    let site = tmp.mkdir("site");
+    let (file, ports) = config_with_ports(&tmp, "[timeouts]\nheader_timeout = 5000\n");
+    let output = run(
+        tmp.path(),
+        &[
+            "--profile",
+            "test",
+            "--docroot",
+            s(&site),
+            "--config",
+            s(&file),
+        ],
+        &[],
+    );
+    assert_config_error(
+        &output,
+        &[
+            "unknown key `timeouts.header_timeout`",
+            s(&file),
+            "did you mean `timeouts.header_ms`?",
+        ],
+    );
+    assert_ports_free(&ports);
+}
+
+#[test]
+fn an_unknown_environment_variable_is_named() {
+    let tmp = TempDir::new("err-unknown-env");
+    let site = tmp.mkdir("site");
+    let (file, ports) = config_with_ports(&tmp, "");
+    let output = run(
+        tmp.path(),
+        &[
+            "--profile",
+            "test",
+            "--docroot",
+            s(&site),
+            "--config",
+            s(&file),
+        ],
+        &[("WEB_SERVER__SERVER__BINDS", "127.0.0.1:0")],
+    );
+    assert_config_error(
+        &output,
+        &[
+            "environment variable WEB_SERVER__SERVER__BINDS",
+            "did you mean WEB_SERVER__SERVER__BIND?",
+        ],
+    );
+    assert_ports_free(&ports);
+}
+
+#[test]
+fn a_value_of_the_wrong_type_in_a_file_names_the_key_and_the_file() {
+    let tmp = TempDir::new("err-type-file");
+    let site = tmp.mkdir("site");
+    let (file, ports) = config_with_ports(&tmp, "[limits]\nmax_headers = \"lots\"\n");
+    let output = run(
+        tmp.path(),
+        &[
+            "--profile",
+            "test",
+            "--docroot",
+            s(&site),
+            "--config",
+            s(&file),
+        ],
+        &[],
+    );
+    assert_config_error(
+        &output,
+        &[
+            "`limits.max_headers`",
+            s(&file),
+            "expected an integer",
+            "string \"lots\"",
+        ],
+    );
+    assert_ports_free(&ports);
+}
+
+#[test]
+fn invalid_toml_names_the_file_and_the_line() {
+    let tmp = TempDir::new("err-syntax");
+    let site = tmp.mkdir("site");
+    let (file, ports) = config_with_ports(&tmp, "[log]\nlevel = info\n");
+    let output = run(
+        tmp.path(),
+        &[
+            "--profile",
+            "test",
+            "--docroot",
+            s(&site),
+            "--config",
+            s(&file),
+        ],
+        &[],
+    );
+    assert_config_error(&output, &["invalid TOML", s(&file), "line 8"]);
+    assert_ports_free(&ports);
+}
+
+#[test]
+fn a_bad_value_in_the_environment_names_the_variable() {
+    let tmp = TempDir::new("err-env-value");
+    let site = tmp.mkdir("site");
+    let (file, ports) = config_with_ports(&tmp, "");
+    let args = [
+        "--profile",
+        "test",
+        "--docroot",
+        s(&site),
+        "--config",
+        s(&file),
+    ];
+    let output = run(
+        tmp.path(),
+        &args,
+        &[("WEB_SERVER__TIMEOUTS__HEADER_MS", "5s")],
+    );
+    assert_config_error(
+        &output,
+        &[
+            "`timeouts.header_ms`",
+            "environment variable WEB_SERVER__TIMEOUTS__HEADER_MS",
+            "\"5s\"",
+        ],
+    );
+    // Out of range is a bad value too (timeouts must be positive).
+    let output = run(
+        tmp.path(),
+        &args,
+        &[("WEB_SERVER__TIMEOUTS__KEEPALIVE_MS", "0")],
+    );
+    assert_config_error(
+        &output,
+        &[
+            "`timeouts.keepalive_ms`",
+            "WEB_SERVER__TIMEOUTS__KEEPALIVE_MS",
+            "from 1 to",
+        ],
+    );
+    let output = run(
+        tmp.path(),
+        &args,
+        &[("WEB_SERVER__SERVER__BIND", "127.0.0.1:0,nowhere")],
+    );
+    assert_config_error(
+        &output,
+        &["`server.bind`", "WEB_SERVER__SERVER__BIND", "\"nowhere\""],
+    );
+    assert_ports_free(&ports);
+}
+
+#[test]
+fn a_bad_flag_value_names_the_flag() {
+    let tmp = TempDir::new("err-flag");
+    let site = tmp.mkdir("site");
+    let (file, ports) = config_with_ports(&tmp, "");
+    let output = run(
+        tmp.path(),
+        &[
+            "--profile",
+            "test",
+            "--docroot",
+            s(&site),
+            "--config",
+            s(&file),
+            "--workers",
+            "5000",
+        ],
+        &[],
+    );
+    assert_config_error(&output, &["`server.workers`", "flag --workers", "5000"]);
+    assert_ports_free(&ports);
+}
+
+#[test]
+fn a_missing_docroot_names_the_key_and_where_it_was_set() {
+    let tmp = TempDir::new("err-docroot");
+    let (file, ports) = config_with_ports(&tmp, "");
+    let missing = tmp.path().join("no-such-site");
+    let output = run(
+        tmp.path(),
+        &[
+            "--profile",
+            "test",
+            "--config",
+            s(&file),
+            "--docroot",
+            s(&missing),
+        ],
+        &[],
+    );
+    assert_config_error(
+        &output,
+        &["`server.docroot`", "flag --docroot", "does not exist"],
+    );
+
+    // A relative docroot in a --config file resolves against that file's directory.
+    let text = fs::read_to_string(&file).unwrap().replacen(
+        "[server]\n",
+        "[server]\ndocroot = \"no-such-site\"\n",
+        1,
+    );
+    fs::write(&file, text).unwrap();
+    let output = run(
+        tmp.path(),
+        &["--profile", "test", "--config", s(&file)],
+        &[],
+    );
+    let line = assert_config_error(&output, &["`server.docroot`", s(&file), "does not exist"]);
+    assert!(
+        line.contains(s(&missing)),
+        "resolved against the file's directory: {line}"
+    );
+    assert_ports_free(&ports);
+}
+
+#[test]
+fn prod_without_an_admin_token_is_an_error_naming_admin_token() {
+    let tmp = TempDir::new("err-prod-token");
+    let site = tmp.mkdir("site");
+    let (file, ports) = config_with_ports(&tmp, "");
+    let args = [
+        "--profile",
+        "prod",
+        "--docroot",
+        s(&site),
+        "--config",
+        s(&file),
+    ];
+    let output = run(tmp.path(), &args, &[]);
+    assert_config_error(
+        &output,
+        &["missing `admin.token`", "prod", "WEB_SERVER__ADMIN__TOKEN"],
+    );
+    let output = run(tmp.path(), &args, &[("WEB_SERVER__ADMIN__TOKEN", "short")]);
+    assert_config_error(
+        &output,
+        &["`admin.token`", "WEB_SERVER__ADMIN__TOKEN", "at least 16"],
+    );
+    assert_ports_free(&ports);
+    // With the admin endpoint disabled, prod needs no token.
+    let printed = print_config(tmp.path(), &args, &[("WEB_SERVER__ADMIN__BIND", "")]);
+    assert_eq!(get(&printed, "admin.bind").as_str(), Some(""));
+}
+
+#[test]
+fn tls_bind_without_cert_names_tls_cert() {
+    let tmp = TempDir::new("err-tls");
+    let site = tmp.mkdir("site");
+    let tls_port = free_port();
+    let (file, ports) = config_with_ports(
+        &tmp,
+        &format!("[tls]\nbind = [\"127.0.0.1:{tls_port}\"]\nkey = \"key.pem\"\n"),
+    );
+    tmp.write("key.pem", "not really a key");
+    let args = [
+        "--profile",
+        "test",
+        "--docroot",
+        s(&site),
+        "--config",
+        s(&file),
+    ];
+    let output = run(tmp.path(), &args, &[]);
+    assert_config_error(&output, &["missing `tls.cert`", "`tls.bind`", s(&file)]);
+
+    let output = run(
+        tmp.path(),
+        &args,
+        &[("WEB_SERVER__TLS__CERT", "missing.pem")],
+    );
+    assert_config_error(
+        &output,
+        &[
+            "`tls.cert`",
+            "environment variable WEB_SERVER__TLS__CERT",
+            "does not exist",
+        ],
+    );
+    assert_ports_free(&[ports[0], ports[1], tls_port]);
+}
+
+/// The library's view of the same profiles the binary prints, for the rest of the server.
+#[test]
+fn settings_expose_typed_values_and_durations() {
+    let tmp = TempDir::new("typed");
+    let site = tmp.mkdir("site");
+    let env = [("WEB_SERVER__TIMEOUTS__HEADER_MS", "250")];
+    let settings = Settings::load_from(
+        &cli(&["--profile", "test", "--docroot", s(&site)]),
+        env,
+        tmp.path(),
+    )
+    .unwrap();
+    assert_eq!(settings.profile, Profile::Test);
+    assert_eq!(settings.timeouts.header(), Duration::from_millis(250));
+    assert_eq!(settings.log.format, LogFormat::Compact);
+    assert_eq!(settings.server.docroot, site);
+    assert_eq!(settings.limits.max_request_line, 8192);
+}
+
+// ---------------------------------------------------------------------------------------------
+// docs/configuration.md stays true.
+
+/// Every key has a row in the documentation's table whose default, per-profile values,
+/// environment variable and flag match the profile files and the loader.
+#[test]
+fn the_documented_key_table_matches_the_profile_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = fs::read_to_string(root.join("docs/configuration.md")).unwrap();
+    let read = |name: &str| -> toml::Table {
+        toml::from_str(&fs::read_to_string(Path::new(BUILT_IN_CONFIG_DIR).join(name)).unwrap())
+            .unwrap()
+    };
+    let default = read("default.toml");
+    let profiles: Vec<(&str, toml::Table)> = ["dev", "prod", "test"]
+        .into_iter()
+        .map(|p| (p, read(&format!("{p}.toml"))))
+        .collect();
+    let flags = [
+        ("server.bind", "--bind"),
+        ("server.docroot", "--docroot"),
+        ("server.workers", "--workers"),
+        ("admin.bind", "--admin-bind"),
+    ];
+    // A documented cell as a TOML value: `**...**` marks a profile's own setting.
+    let cell_value = |cell: &str| -> Option<toml::Value> {
+        let text = cell.trim().trim_matches('*').trim_matches('`');
+        let table: toml::Table = toml::from_str(&format!("v = {text}")).ok()?;
+        table.get("v").cloned()
+    };
+    let lookup = |table: &toml::Table, key: &str| -> Option<toml::Value> {
+        let (section, name) = key.split_once('.').unwrap();
+        table.get(section)?.get(name).cloned()
+    };
+
+    for key in web_server::config::keys() {
+        let row = docs
+            .lines()
+            .find(|line| line.starts_with(&format!("| `{key}` |")))
+            .unwrap_or_else(|| panic!("no row for `{key}` in docs/configuration.md"));
+        let cells: Vec<&str> = row.trim_matches('|').split('|').collect();
+        assert!(cells.len() >= 8, "{row}");
+        let want_default = lookup(&default, key).unwrap();
+        assert_eq!(
+            cell_value(cells[1]),
+            Some(want_default.clone()),
+            "default of {key}"
+        );
+        for (i, (profile, table)) in profiles.iter().enumerate() {
+            let cell = cells[2 + i];
+            if cell.contains("required") {
+                continue;
+            }
+            let own = lookup(table, key);
+            let effective = own.clone().unwrap_or_else(|| want_default.clone());
+            assert_eq!(
+                cell_value(cell),
+                Some(effective),
+                "{profile} value of {key}"
+            );
+            assert_eq!(
+                cell.trim().starts_with("**"),
+                own.is_some(),
+                "bold marks what {profile}.toml sets ({key})"
+            );
+        }
+        assert_eq!(
+            cells[5].trim(),
+            format!("`{}`", web_server::config::env_var(key))
+        );
+        let flag = flags
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, f)| format!("`{f}`"));
+        assert_eq!(cells[6].trim(), flag.unwrap_or_default(), "flag of {key}");
+    }
+}
