@@ -5,9 +5,10 @@ CARGO ?= cargo
 
 .PHONY: run test build release lint fmt fuzz clean
 
-## run: build in release mode and start web_server (Ctrl-C stops it gracefully)
+## run: build in release mode and serve the bundled sample site with the dev profile
+## (http://127.0.0.1:8080; Ctrl-C stops it). Pass flags with ARGS, e.g. make run ARGS="--workers 1".
 run:
-	$(CARGO) run --release --bin web_server
+	$(CARGO) run --release --bin web_server -- --profile dev $(ARGS)
 
 ## test: every unit, property, system and doc test of the workspace
 test:

@@ -8,6 +8,9 @@
 //! - `web_server_supervision` (crates/supervision): OTP supervisors on actix; no HTTP.
 //! - `web_server_http` (crates/http): sans-io HTTP/1.1; no actors, no sockets.
 //!
+//! - [`run`](run()): the binary's whole life, testable with any future as the shutdown signal.
+//! - [`config`]: configuration profiles, layering and the command line.
+//! - [`logging`]: log output per `log.*`.
 //! - [`server`]: starting and stopping a server (worker Arbiters, sockets, the tree).
 //! - [`tree`]: the seed's supervision tree.
 //! - [`tcp`]: binding, back-pressure, the listener's accept loops, the acceptor partitions.
@@ -20,11 +23,14 @@
 pub mod cache;
 pub mod config;
 pub mod conn;
+pub mod logging;
 pub mod metrics;
+mod run;
 pub mod server;
 pub mod service;
 pub mod tcp;
 pub mod tree;
 
+pub use run::{run, shutdown_signal, RunError};
 pub use web_server_http as http;
 pub use web_server_supervision as supervision;

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Arbiter;
-use web_server_http::{Router, StaticFiles, StaticOptions};
+use web_server_http::{Limits, Router, StaticFiles, StaticOptions};
 use web_server_supervision::{ExitReason, StartError, SupervisorRef};
 
+use crate::config::Settings;
 use crate::service::{ConnectionOptions, Service};
 use crate::tcp::acceptor_sup::Partitions;
 use crate::tcp::bind;
@@ -49,6 +50,45 @@ impl Default for ServerConfig {
             static_options: StaticOptions::default(),
             connection: ConnectionOptions::default(),
             shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The server part of a loaded configuration.
+    pub fn from_settings(settings: &Settings) -> ServerConfig {
+        let limits = Limits {
+            max_request_line: settings.limits.max_request_line,
+            max_header_bytes: settings.limits.max_header_bytes,
+            max_headers: settings.limits.max_headers,
+            max_body_bytes: settings.limits.max_body_bytes,
+            ..Limits::default()
+        };
+        ServerConfig {
+            bind: settings.server.bind.clone(),
+            workers: settings.server.workers,
+            backlog: settings.server.backlog,
+            max_connections: settings.server.max_connections,
+            docroot: Some(settings.server.docroot.clone()),
+            static_options: StaticOptions {
+                gzip: settings.compression.gzip,
+                gzip_min_bytes: settings.compression.min_bytes,
+                gzip_level: settings.compression.level,
+                // Up to the cache's per-file limit a file is answered from memory; above it,
+                // streamed from disk.
+                max_inline_bytes: settings.cache.max_file_bytes,
+                ..StaticOptions::default()
+            },
+            connection: ConnectionOptions {
+                limits,
+                header_timeout: settings.timeouts.header(),
+                body_timeout: settings.timeouts.body(),
+                keepalive_timeout: settings.timeouts.keepalive(),
+                send_timeout: settings.timeouts.send(),
+                max_keepalive_requests: settings.limits.max_keepalive_requests,
+                server_header: Some("web_server".to_owned()),
+            },
+            shutdown_timeout: settings.timeouts.shutdown(),
         }
     }
 }
