@@ -29,6 +29,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// Every bound address, in configuration order.
     pub addrs: Vec<SocketAddr>,
+    /// The admin endpoint's address, when it runs.
+    pub admin: Option<SocketAddr>,
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
     thread: Option<JoinHandle<()>>,
 }
@@ -50,7 +52,10 @@ impl TestServer {
                         return;
                     }
                 };
-                let _ = ready_tx.send(Ok(server.addrs().to_vec()));
+                let _ = ready_tx.send(Ok((
+                    server.addrs().to_vec(),
+                    server.admin_addrs().first().copied(),
+                )));
                 while let Some(command) = command_rx.recv().await {
                     match command {
                         Command::Snapshot(reply) => {
@@ -68,13 +73,14 @@ impl TestServer {
                 server.stop().await;
             });
         });
-        let addrs: Vec<SocketAddr> = ready_rx
+        let (addrs, admin): (Vec<SocketAddr>, Option<SocketAddr>) = ready_rx
             .recv_timeout(WAIT)
             .expect("server starts in time")
             .expect("server starts");
         TestServer {
             addr: addrs[0],
             addrs,
+            admin,
             commands,
             thread: Some(thread),
         }
@@ -98,6 +104,13 @@ impl TestServer {
         let (tx, rx) = mpsc::channel();
         self.commands.send(Command::Active(tx)).unwrap();
         rx.recv_timeout(WAIT).unwrap()
+    }
+
+    /// A connection to the admin endpoint.
+    pub fn connect_admin(&self) -> TcpStream {
+        let stream = TcpStream::connect(self.admin.expect("admin runs")).expect("connects");
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        stream
     }
 
     pub fn connect(&self) -> TcpStream {

@@ -17,9 +17,11 @@
 //! - `conn`: `web_server_tcp_acceptor`, the per-connection actor and its state machine.
 //! - [`service`]: the request pipeline (router, static files, panics → 500).
 //! - [`cache`], [`metrics`]: the cache and metrics actors and their supervisors.
+//! - [`admin`]: the admin endpoint (tree, kills, metrics, health, readiness, config).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod cache;
 pub mod config;
 pub mod conn;

@@ -10,6 +10,7 @@ use actix::Arbiter;
 use web_server_http::{Limits, Router, StaticFiles, StaticOptions};
 use web_server_supervision::{ExitReason, StartError, SupervisorRef};
 
+use crate::admin::{self, AdminConfig, AdminEndpoint};
 use crate::config::Settings;
 use crate::service::{ConnectionOptions, Service};
 use crate::tcp::acceptor_sup::Partitions;
@@ -37,6 +38,10 @@ pub struct ServerConfig {
     pub connection: ConnectionOptions,
     /// How long connections get to finish when the tree stops (`timeouts.shutdown_ms`).
     pub shutdown_timeout: Duration,
+    /// The admin endpoint (`admin.*`); `None` runs none.
+    pub admin: Option<AdminConfig>,
+    /// The effective configuration with secrets redacted, shown by `GET /admin/config`.
+    pub config_text: String,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +55,8 @@ impl Default for ServerConfig {
             static_options: StaticOptions::default(),
             connection: ConnectionOptions::default(),
             shutdown_timeout: Duration::from_secs(10),
+            admin: None,
+            config_text: String::new(),
         }
     }
 }
@@ -89,6 +96,14 @@ impl ServerConfig {
                 server_header: Some("web_server".to_owned()),
             },
             shutdown_timeout: settings.timeouts.shutdown(),
+            admin: settings.admin.bind.map(|bind| AdminConfig {
+                bind,
+                token: settings.admin.token.clone(),
+                allow_kill: settings.admin.allow_kill,
+            }),
+            config_text: settings
+                .to_redacted_toml()
+                .unwrap_or_else(|err| format!("# cannot render the configuration: {err}\n")),
         }
     }
 }
@@ -103,6 +118,8 @@ pub struct Server {
     shared: Arc<ListenerShared>,
     /// The worker threads, stopped after the tree.
     workers: Vec<Arbiter>,
+    /// The admin endpoint, when configured.
+    admin: Option<AdminEndpoint>,
 }
 
 impl Server {
@@ -145,6 +162,29 @@ impl Server {
                 return Err(err);
             }
         };
+        let admin = match &config.admin {
+            None => None,
+            Some(admin_config) => {
+                let started = admin::start(
+                    admin_config,
+                    root.clone(),
+                    shared.clone(),
+                    config.config_text.clone(),
+                    config.connection.clone(),
+                )
+                .await;
+                match started {
+                    Ok(admin) => Some(admin),
+                    Err(err) => {
+                        root.shutdown().await;
+                        arbiters.iter().for_each(|a| {
+                            a.stop();
+                        });
+                        return Err(err);
+                    }
+                }
+            }
+        };
         let urls: Vec<String> = addrs.iter().map(|a| format!("http://{a}")).collect();
         tracing::info!(
             workers,
@@ -156,12 +196,18 @@ impl Server {
             addrs,
             shared,
             workers: arbiters,
+            admin,
         })
     }
 
     /// The addresses actually bound.
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// The admin endpoint's addresses (empty when it does not run).
+    pub fn admin_addrs(&self) -> &[SocketAddr] {
+        self.admin.as_ref().map_or(&[], |admin| &admin.addrs)
     }
 
     /// The root supervisor.
@@ -182,6 +228,9 @@ impl Server {
     /// Stops the tree in reverse start order (connections finish their request in progress,
     /// within the shutdown timeout), then the worker threads.
     pub async fn stop(self) -> ExitReason {
+        if let Some(admin) = &self.admin {
+            admin.root.shutdown().await;
+        }
         let reason = self.root.shutdown().await;
         for worker in &self.workers {
             worker.stop();

@@ -2,7 +2,8 @@
 //! response, reading top to bottom. It knows no sockets; the connection state machine feeds it
 //! requests and writes what it returns.
 //!
-//! 1. CONNECT is refused (an origin server, not a proxy).
+//! 1. An interceptor, when the service has one, may claim the request and answer it
+//!    asynchronously (the admin endpoint's routes, which ask the supervision tree).
 //! 2. The router picks a handler, a static mount, or an automatic 204/404/405 answer.
 //! 3. Handlers run inline, inside `catch_unwind`: a panic answers 500, closes the connection and
 //!    is logged with its message, and nothing else notices.
@@ -13,6 +14,9 @@ use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures_util::future::LocalBoxFuture;
+use futures_util::FutureExt;
 
 use web_server_http::{Limits, Prepared, Request, Response, Route, Router, StatusCode};
 
@@ -49,18 +53,42 @@ impl Default for ConnectionOptions {
     }
 }
 
+/// Claims a request before the router sees it and answers it asynchronously; `None` passes
+/// the request on. It runs on the connection's worker thread, so the future need not be `Send`.
+pub type Intercept =
+    Arc<dyn Fn(&Request) -> Option<LocalBoxFuture<'static, Response>> + Send + Sync>;
+
 /// The application a connection serves: the router and the connection options.
 pub struct Service {
     /// Routes and static mounts.
     router: Router,
     /// Limits and timeouts.
     options: ConnectionOptions,
+    /// Asynchronous routes answered before the router (the admin endpoint's).
+    intercept: Option<Intercept>,
 }
 
 impl Service {
     /// A service answering with `router` under `options`.
     pub fn new(router: Router, options: ConnectionOptions) -> Arc<Self> {
-        Arc::new(Service { router, options })
+        Arc::new(Service {
+            router,
+            options,
+            intercept: None,
+        })
+    }
+
+    /// A service whose `intercept` may answer requests before `router` does.
+    pub fn with_intercept(
+        router: Router,
+        options: ConnectionOptions,
+        intercept: Intercept,
+    ) -> Arc<Self> {
+        Arc::new(Service {
+            router,
+            options,
+            intercept: Some(intercept),
+        })
     }
 
     /// The connection options.
@@ -70,6 +98,16 @@ impl Service {
 
     /// Answers one request. Returns the request back so the caller can log it.
     pub async fn respond(self: &Arc<Self>, request: Request) -> (Request, Prepared) {
+        if let Some(answer) = self.intercept.as_ref().and_then(|claim| claim(&request)) {
+            return match AssertUnwindSafe(answer).catch_unwind().await {
+                Ok(response) => (request, response.into()),
+                Err(payload) => {
+                    let message = panic_message(payload);
+                    tracing::error!(path = %request.path(), panic = %message, "async handler panicked");
+                    (request, internal_error().into())
+                }
+            };
+        }
         if let Route::Static(..) = self.router.lookup(request.method(), request.path()) {
             let service = self.clone();
             let blocking = tokio::task::spawn_blocking(move || {

@@ -442,7 +442,7 @@ impl<Args: Send + Unpin + 'static> Handler<TakeSnapshot> for DynamicSupervisor<A
     type Result = ResponseFuture<SupervisorView>;
 
     fn handle(&mut self, msg: TakeSnapshot, _: &mut Context<Self>) -> Self::Result {
-        let thread = std::thread::current().name().map(str::to_owned);
+        let thread = Some(crate::snapshot::thread_label());
         let children = if msg.all_dynamic {
             self.children
                 .iter()

@@ -65,7 +65,7 @@ impl SupervisorRef {
             addr,
             control,
             started_at: SystemTime::now(),
-            arbiter: std::thread::current().name().map(str::to_owned),
+            arbiter: Some(crate::snapshot::thread_label()),
         })
     }
 

@@ -169,3 +169,12 @@ pub(crate) fn unix_ms(time: SystemTime) -> u64 {
         .unwrap_or(Duration::ZERO)
         .as_millis() as u64
 }
+
+/// The current thread's name (actix names Arbiter threads), or its id when it has none.
+pub(crate) fn thread_label() -> String {
+    let thread = std::thread::current();
+    match thread.name() {
+        Some(name) => name.to_owned(),
+        None => format!("{:?}", thread.id()),
+    }
+}

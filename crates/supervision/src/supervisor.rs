@@ -673,7 +673,7 @@ fn call_start(
     ctx: ChildContext,
 ) -> Result<(StartedChild, Option<String>), StartError> {
     let started = exit::supervised(|| catch_unwind(AssertUnwindSafe(|| start(ctx))));
-    let thread = std::thread::current().name().map(str::to_owned);
+    let thread = Some(crate::snapshot::thread_label());
     match started {
         Ok(result) => result.map(|child| (child, thread)),
         Err(payload) => Err(StartError::new(exit::panic_reason(payload))),

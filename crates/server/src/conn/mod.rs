@@ -22,9 +22,6 @@ use crate::service::Service;
 use crate::tcp::gate::ConnectionPermit;
 use state::Drain;
 
-/// The supervision id of connection actors.
-pub const ACCEPTOR_ID: &str = "web_server_tcp_acceptor";
-
 /// A connection handed from an accept loop to its worker's acceptor supervisor.
 #[derive(Debug)]
 pub struct Accepted {

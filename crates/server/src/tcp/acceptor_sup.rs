@@ -12,11 +12,9 @@ use web_server_supervision::{
     SupervisorSpec,
 };
 
-use crate::conn::{self, Accepted, ACCEPTOR_ID};
+use super::EndpointIds;
+use crate::conn::{self, Accepted};
 use crate::service::Service;
-
-/// The supervision id of the acceptor supervisor.
-pub const ACCEPTOR_SUP_ID: &str = "web_server_tcp_acceptor_sup";
 
 /// The current address of each worker's partition, updated on every (re)start, read by that
 /// worker's accept loop for each connection.
@@ -40,8 +38,10 @@ impl Partitions {
     }
 }
 
-/// The child spec of `web_server_tcp_acceptor_sup`, one partition per worker Arbiter.
+/// The child spec of `web_server_tcp_acceptor_sup` (or the admin endpoint's equivalent), one
+/// partition per worker Arbiter.
 pub fn child_spec(
+    ids: EndpointIds,
     workers: &[ArbiterHandle],
     service: &Arc<Service>,
     partitions: &Arc<Partitions>,
@@ -50,13 +50,13 @@ pub fn child_spec(
     // Partitions are independent: one failing must not drop the others' connections.
     let flags = SupervisorFlags::new(Strategy::OneForOne)
         .intensity(intensity_for(workers.len()), Duration::from_secs(10));
-    let mut sup = SupervisorSpec::new(ACCEPTOR_SUP_ID, flags);
+    let mut sup = SupervisorSpec::new(ids.acceptor_sup, flags);
     for (worker, arbiter) in workers.iter().enumerate() {
         let service = service.clone();
         let slots = partitions.clone();
         let partition = DynamicSupervisorSpec::new(
-            format!("{ACCEPTOR_SUP_ID}/{worker}"),
-            ACCEPTOR_ID,
+            format!("{}/{worker}", ids.acceptor_sup),
+            ids.acceptor,
             move |accepted: Accepted, ctx| conn::start(&service, accepted, ctx),
         )
         .child_shutdown(Shutdown::Timeout(shutdown))

@@ -23,10 +23,8 @@ use web_server_supervision::{
 use super::acceptor_sup::Partitions;
 use super::bind::BoundSockets;
 use super::gate::{ConnectionGate, ConnectionPermit};
+use super::EndpointIds;
 use crate::conn::Accepted;
-
-/// The supervision id of the listener.
-pub const LISTENER_ID: &str = "web_server_tcp_listener";
 
 /// How long an accept loop pauses after an error such as EMFILE before trying again (Ranch
 /// sleeps 100 ms on `emfile`).
@@ -87,8 +85,8 @@ impl Drop for Listener {
 
 /// The listener's child spec: a permanent worker, killed at once on shutdown (it holds no
 /// request state; the sockets it serves stay bound in `shared`).
-pub fn child_spec(shared: Arc<ListenerShared>) -> ChildSpec {
-    ChildSpec::worker(LISTENER_ID, move |ctx| {
+pub fn child_spec(ids: EndpointIds, shared: Arc<ListenerShared>) -> ChildSpec {
+    ChildSpec::worker(ids.listener, move |ctx| {
         let (stop, stopped) = watch::channel(());
         let (exit_tx, exits) = mpsc::unbounded_channel();
         for (worker, arbiter) in shared.workers.iter().enumerate() {

@@ -1,0 +1,276 @@
+//! The admin endpoint over real sockets: auth, the tree JSON, kills, readiness, config.
+
+mod support;
+
+use std::io::Write;
+
+use support::{docroot, exchange, read_reply, Reply, TestServer};
+use web_server::admin::AdminConfig;
+use web_server::http::Router;
+use web_server::server::ServerConfig;
+
+const TOKEN: &str = "test-admin-token-0123456789";
+
+fn config(token: Option<&str>, allow_kill: bool) -> ServerConfig {
+    ServerConfig {
+        docroot: Some(docroot(&[("a.txt", b"alpha")])),
+        workers: 2,
+        admin: Some(AdminConfig {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            token: token.map(str::to_owned),
+            allow_kill,
+        }),
+        config_text: "[admin]\ntoken = \"<redacted>\"\n".to_owned(),
+        ..ServerConfig::default()
+    }
+}
+
+fn admin_get(server: &TestServer, path: &str, auth: Option<&str>) -> Reply {
+    let mut conn = server.connect_admin();
+    let header = auth.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    exchange(
+        &mut conn,
+        &format!("GET {path} HTTP/1.1\r\nHost: a\r\n{header}\r\n"),
+    )
+}
+
+fn admin_post(server: &TestServer, path: &str, auth: Option<&str>) -> Reply {
+    let mut conn = server.connect_admin();
+    let header = auth.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    exchange(
+        &mut conn,
+        &format!("POST {path} HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n{header}\r\n"),
+    )
+}
+
+fn tree_json(server: &TestServer, query: &str) -> serde_json::Value {
+    let reply = admin_get(server, &format!("/admin/tree{query}"), None);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    serde_json::from_slice(&reply.body).unwrap()
+}
+
+fn find<'v>(node: &'v serde_json::Value, id: &str) -> Option<&'v serde_json::Value> {
+    if node["id"] == id {
+        return Some(node);
+    }
+    node["children"]
+        .as_array()?
+        .iter()
+        .find_map(|c| find(c, id))
+}
+
+#[test]
+fn tree_json_has_every_seed_node_and_listener_info() {
+    let server = TestServer::start(config(None, true), Router::new);
+    let tree = tree_json(&server, "");
+    for id in [
+        "web_server_sup",
+        "web_server_tcp_listener_sup",
+        "web_server_tcp_listener",
+        "web_server_tcp_acceptor_sup",
+        "web_server_cache_sup",
+        "web_server_cache",
+        "web_server_metrics_sup",
+        "web_server_metrics",
+    ] {
+        let node = find(&tree, id).unwrap_or_else(|| panic!("{id} in {tree}"));
+        for field in [
+            "kind",
+            "status",
+            "restart",
+            "restarts_total",
+            "restarts_in_window",
+            "started_unix_ms",
+            "arbiter",
+        ] {
+            assert!(!node[field].is_null(), "{id}.{field}");
+        }
+    }
+    let partition = find(&tree, "web_server_tcp_acceptor_sup/0").unwrap();
+    assert_eq!(partition["dynamic"]["child_id"], "web_server_tcp_acceptor");
+    assert_eq!(partition["supervisor"]["strategy"], "simple_one_for_one");
+    let root = &tree["supervisor"];
+    assert_eq!(
+        (root["strategy"].as_str(), root["intensity"].as_u64()),
+        (Some("one_for_one"), Some(3))
+    );
+    let listener = &find(&tree, "web_server_tcp_listener").unwrap()["listener"];
+    assert_eq!(listener["addresses"][0], server.addr.to_string());
+    assert_eq!(listener["max_connections"], 10_000);
+    assert!(listener["accepting"].as_bool().unwrap());
+}
+
+#[test]
+fn connections_are_summarised_unless_all_are_asked_for() {
+    let server = TestServer::start(config(None, true), Router::new);
+    let mut conns: Vec<_> = (0..3).map(|_| server.connect()).collect();
+    for conn in &mut conns {
+        assert_eq!(
+            exchange(conn, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status,
+            200
+        );
+    }
+    let tree = tree_json(&server, "");
+    let count = |tree: &serde_json::Value| -> u64 {
+        (0..2)
+            .map(|w| {
+                find(tree, &format!("web_server_tcp_acceptor_sup/{w}")).unwrap()["dynamic"]["count"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .sum()
+    };
+    assert_eq!(count(&tree), 3);
+    assert!(
+        find(&tree, "web_server_tcp_acceptor_sup/0").unwrap()["children"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let all = tree_json(&server, "?connections=all");
+    let listed: usize = (0..2)
+        .map(|w| {
+            find(&all, &format!("web_server_tcp_acceptor_sup/{w}")).unwrap()["children"]
+                .as_array()
+                .unwrap()
+                .len()
+        })
+        .sum();
+    assert_eq!(listed, 3);
+}
+
+#[test]
+fn kill_restarts_the_actor_and_the_tree_shows_it() {
+    let server = TestServer::start(config(None, true), Router::new);
+    let killed = admin_post(&server, "/admin/actors/web_server_cache/kill", None);
+    assert_eq!(
+        killed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&killed.body)
+    );
+    let tree = tree_json(&server, "");
+    assert_eq!(
+        find(&tree, "web_server_cache").unwrap()["restarts_total"],
+        1
+    );
+    assert_eq!(
+        find(&tree, "web_server_cache").unwrap()["status"],
+        "running"
+    );
+    let encoded = admin_post(
+        &server,
+        "/admin/actors/web_server_tcp_acceptor_sup%2F1/kill",
+        None,
+    );
+    assert_eq!(
+        encoded.status, 200,
+        "ids with a slash are sent percent-encoded"
+    );
+    assert_eq!(
+        admin_post(&server, "/admin/actors/nobody/kill", None).status,
+        404
+    );
+    let wrong_method = admin_get(&server, "/admin/actors/web_server_cache/kill", None);
+    assert_eq!(
+        (wrong_method.status, wrong_method.header("allow")),
+        (405, Some("POST"))
+    );
+}
+
+#[test]
+fn kill_is_forbidden_when_not_allowed() {
+    let server = TestServer::start(config(None, false), Router::new);
+    assert_eq!(
+        admin_post(&server, "/admin/actors/web_server_cache/kill", None).status,
+        403
+    );
+    let tree = tree_json(&server, "");
+    assert_eq!(
+        find(&tree, "web_server_cache").unwrap()["restarts_total"],
+        0
+    );
+}
+
+#[test]
+fn token_guards_every_route_but_health() {
+    let server = TestServer::start(config(Some(TOKEN), true), Router::new);
+    assert_eq!(admin_get(&server, "/health", None).status, 200);
+    for path in [
+        "/admin/tree",
+        "/admin/tree.html",
+        "/metrics",
+        "/ready",
+        "/admin/config",
+    ] {
+        let refused = admin_get(&server, path, None);
+        assert_eq!(refused.status, 401, "{path}");
+        assert!(refused
+            .header("www-authenticate")
+            .unwrap()
+            .starts_with("Bearer"));
+        assert_eq!(
+            admin_get(&server, path, Some("wrong-token-0123456789012")).status,
+            401,
+            "{path}"
+        );
+        assert_eq!(admin_get(&server, path, Some(TOKEN)).status, 200, "{path}");
+    }
+    assert_eq!(
+        admin_post(&server, "/admin/actors/web_server_cache/kill", None).status,
+        401
+    );
+    assert_eq!(
+        admin_post(&server, "/admin/actors/web_server_cache/kill", Some(TOKEN)).status,
+        200
+    );
+    let mut conn = server.connect_admin();
+    conn.write_all(
+        format!(
+            "GET /admin/tree HTTP/1.1\r\nHost: a\r\nCookie: web_server_admin_token={TOKEN}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        read_reply(&mut conn, false).status,
+        200,
+        "the sign-in cookie works too"
+    );
+}
+
+#[test]
+fn ready_health_and_config() {
+    let server = TestServer::start(config(None, true), Router::new);
+    let health = admin_get(&server, "/health", None);
+    assert_eq!((health.status, health.body.as_slice()), (200, &b"ok\n"[..]));
+    assert_eq!(admin_get(&server, "/ready", None).status, 200);
+    let config = admin_get(&server, "/admin/config", None);
+    assert!(String::from_utf8_lossy(&config.body).contains("<redacted>"));
+    assert_eq!(admin_get(&server, "/nope", None).status, 404);
+    let page = admin_get(&server, "/admin/tree.html", None);
+    assert!(page
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(String::from_utf8_lossy(&page.body).contains("const ALLOW_KILL = true"));
+}
+
+#[test]
+fn ready_comes_back_after_a_listener_restart() {
+    let server = TestServer::start(config(None, true), Router::new);
+    // Readiness is read from the listener's live flag: after a kill it must come back.
+    assert_eq!(
+        admin_post(&server, "/admin/actors/web_server_tcp_listener/kill", None).status,
+        200
+    );
+    let began = std::time::Instant::now();
+    while admin_get(&server, "/ready", None).status != 200 {
+        assert!(
+            began.elapsed() < support::WAIT,
+            "ready again after the restart"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
