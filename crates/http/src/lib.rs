@@ -49,7 +49,7 @@ pub use response::{
     Body, Encoded, HeaderError, RequestInfo, Response, ResponseEncoder, ResponseFraming,
 };
 pub use router::{Handler, MethodSet, Params, Route, RouteError, Router};
-pub use static_files::{Prepared, StaticFiles, StaticOptions};
+pub use static_files::{CachedFile, NotCacheable, Prepared, StaticFiles, StaticOptions};
 pub use status::StatusCode;
 pub use target::TargetForm;
 pub use version::Version;

@@ -199,6 +199,14 @@ impl Request {
             .map(move |field| self.slice(field.value))
     }
 
+    /// Every field as `(name, value)` bytes, without converting names to text.
+    pub(crate) fn field_bytes(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.head
+            .fields
+            .iter()
+            .map(move |field| (self.slice(field.name), self.slice(field.value)))
+    }
+
     /// All fields as `(name, value)` in the order received.
     pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
         self.head

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use std::borrow::Cow;
 use std::fmt;
 use std::io::Write;
+use std::sync::Arc;
 
 /// Fields the encoder writes itself because they decide framing or persistence; a handler
 /// setting them could desynchronise the connection.
@@ -70,19 +71,83 @@ impl fmt::Display for HeaderError {
 
 impl std::error::Error for HeaderError {}
 
+/// Field values computed once and shared by many responses (a cached file's `Content-Type`,
+/// `ETag`s, `Last-Modified`, `Cache-Control`), as one reference-counted table: a response that
+/// uses any number of them holds one reference, so building it costs one reference-count
+/// increment instead of an allocation and a copy per value (or an increment per value, each on
+/// its own cache line, contended when many threads answer with the same file).
+pub(crate) type FieldTable = Arc<[Box<str>]>;
+
+/// A stored field value. Not comparable on its own: a table entry's text depends on the table.
+#[derive(Debug, Clone)]
+pub(crate) enum FieldValue {
+    /// A constant.
+    Static(&'static str),
+    /// Built for this response.
+    Owned(String),
+    /// Entry of the response's [`FieldTable`].
+    Table(u8),
+}
+
+impl From<&'static str> for FieldValue {
+    fn from(value: &'static str) -> Self {
+        FieldValue::Static(value)
+    }
+}
+
+impl From<String> for FieldValue {
+    fn from(value: String) -> Self {
+        FieldValue::Owned(value)
+    }
+}
+
+impl From<Cow<'static, str>> for FieldValue {
+    fn from(value: Cow<'static, str>) -> Self {
+        match value {
+            Cow::Borrowed(value) => FieldValue::Static(value),
+            Cow::Owned(value) => FieldValue::Owned(value),
+        }
+    }
+}
+
+/// The text of `value`, whose [`FieldValue::Table`] entries are in `table`.
+pub(crate) fn field_text<'a>(value: &'a FieldValue, table: Option<&'a FieldTable>) -> &'a str {
+    match value {
+        FieldValue::Static(text) => text,
+        FieldValue::Owned(text) => text,
+        FieldValue::Table(index) => table
+            .and_then(|table| table.get(usize::from(*index)))
+            .map_or("", |text| text),
+    }
+}
+
 /// A response: status, fields and content. Framing, `Date`, `Server` and `Connection` are added
 /// by [`ResponseEncoder`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Response {
     /// The status code.
     status: StatusCode,
     /// Fields in the order they will be written, validated on insertion.
-    headers: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+    headers: Vec<(Cow<'static, str>, FieldValue)>,
+    /// Where [`FieldValue::Table`] values are, when the response has any.
+    table: Option<FieldTable>,
     /// The content.
     body: Body,
     /// The handler wants the connection closed after this response.
     close: bool,
 }
+
+/// Responses compare by what they say: how a field value is stored is not part of it.
+impl PartialEq for Response {
+    fn eq(&self, other: &Self) -> bool {
+        self.status == other.status
+            && self.headers().eq(other.headers())
+            && self.body == other.body
+            && self.close == other.close
+    }
+}
+
+impl Eq for Response {}
 
 impl Response {
     /// A response with no fields and no content.
@@ -90,8 +155,17 @@ impl Response {
         Response {
             status,
             headers: Vec::new(),
+            table: None,
             body: Body::Empty,
             close: false,
+        }
+    }
+
+    /// A response with room for `fields` fields, so that adding them allocates once.
+    pub(crate) fn with_field_capacity(status: StatusCode, fields: usize) -> Self {
+        Response {
+            headers: Vec::with_capacity(fields),
+            ..Response::new(status)
         }
     }
 
@@ -144,18 +218,30 @@ impl Response {
         if !trimmed || !bytes.iter().all(|&b| is_field_value_byte(b)) {
             return Err(HeaderError::InvalidValue(name.into_owned()));
         }
-        self.headers.push((name, value));
+        self.headers.push((name, value.into()));
         Ok(())
     }
 
-    /// Appends a field known to be valid (crate-internal constants and formatted validators).
-    pub(crate) fn push_unchecked(
-        &mut self,
-        name: &'static str,
-        value: impl Into<Cow<'static, str>>,
-    ) {
+    /// Gives the response the table its [`FieldValue::Table`] values refer to.
+    pub(crate) fn set_field_table(&mut self, table: Option<FieldTable>) {
+        self.table = table;
+    }
+
+    /// Appends a field known to be valid (crate-internal constants, formatted validators and
+    /// entries of the response's table, which must be set first).
+    pub(crate) fn push_unchecked(&mut self, name: &'static str, value: impl Into<FieldValue>) {
         let value = value.into();
-        debug_assert!(is_token(name.as_bytes()) && value.bytes().all(is_field_value_byte));
+        debug_assert!(is_token(name.as_bytes()));
+        debug_assert!(field_text(&value, self.table.as_ref())
+            .bytes()
+            .all(is_field_value_byte));
+        debug_assert!(match value {
+            FieldValue::Table(index) => self
+                .table
+                .as_ref()
+                .is_some_and(|table| usize::from(index) < table.len()),
+            _ => true,
+        });
         self.headers.push((Cow::Borrowed(name), value));
     }
 
@@ -190,7 +276,7 @@ impl Response {
     pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
         self.headers
             .iter()
-            .map(|(name, value)| (name.as_ref(), value.as_ref()))
+            .map(|(name, value)| (name.as_ref(), field_text(value, self.table.as_ref())))
     }
 
     /// The first value of field `name` (case-insensitive).
@@ -371,7 +457,7 @@ impl ResponseEncoder {
         } else if request.version == Version::Http10 {
             out.extend_from_slice(b"Connection: keep-alive\r\n");
         }
-        for (name, value) in &response.headers {
+        for (name, value) in response.headers() {
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(b": ");
             out.extend_from_slice(value.as_bytes());

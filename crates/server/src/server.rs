@@ -11,6 +11,7 @@ use web_server_http::{Limits, Router, StaticFiles, StaticOptions};
 use web_server_supervision::{ExitReason, StartError, SupervisorRef};
 
 use crate::admin::{self, AdminConfig, AdminEndpoint};
+use crate::cache::{CacheOptions, StaticCache, StaticLoader};
 use crate::config::Settings;
 use crate::service::{ConnectionOptions, Service};
 use crate::tcp::acceptor_sup::Partitions;
@@ -38,6 +39,8 @@ pub struct ServerConfig {
     pub connection: ConnectionOptions,
     /// How long connections get to finish when the tree stops (`timeouts.shutdown_ms`).
     pub shutdown_timeout: Duration,
+    /// The static-file cache (`cache.*`); `max_bytes = 0` disables it (the actor still runs).
+    pub cache: CacheOptions,
     /// The admin endpoint (`admin.*`); `None` runs none.
     pub admin: Option<AdminConfig>,
     /// The effective configuration with secrets redacted, shown by `GET /admin/config`.
@@ -55,6 +58,11 @@ impl Default for ServerConfig {
             static_options: StaticOptions::default(),
             connection: ConnectionOptions::default(),
             shutdown_timeout: Duration::from_secs(10),
+            cache: CacheOptions {
+                max_bytes: 64 * 1024 * 1024,
+                max_entries: 10_000,
+                revalidate: Duration::from_secs(1),
+            },
             admin: None,
             config_text: String::new(),
         }
@@ -96,6 +104,11 @@ impl ServerConfig {
                 server_header: Some("web_server".to_owned()),
             },
             shutdown_timeout: settings.timeouts.shutdown(),
+            cache: CacheOptions {
+                max_bytes: settings.cache.max_bytes,
+                max_entries: settings.cache.max_entries,
+                revalidate: settings.cache.revalidate(),
+            },
             admin: settings.admin.bind.map(|bind| AdminConfig {
                 bind,
                 token: settings.admin.token.clone(),
@@ -151,8 +164,23 @@ impl Server {
             gate: ConnectionGate::new(config.max_connections),
             accepting: AtomicBool::new(false),
         });
-        let service = Service::new(router, config.connection.clone());
-        let spec = tree::web_server_sup(&shared, &service, &partitions, config.shutdown_timeout);
+        let router = Arc::new(router);
+        let cache = StaticCache::new(config.cache);
+        let loader = StaticLoader::new(router.clone(), config.static_options.max_inline_bytes);
+        let enabled = config.cache.max_bytes > 0 && config.cache.max_entries > 0;
+        let service = Service::with_cache(
+            router,
+            config.connection.clone(),
+            enabled.then(|| cache.clone()),
+        );
+        let spec = tree::web_server_sup(
+            &shared,
+            &service,
+            &partitions,
+            config.shutdown_timeout,
+            &cache,
+            &loader,
+        );
         let root = match SupervisorRef::start(spec).await {
             Ok(root) => root,
             Err(err) => {

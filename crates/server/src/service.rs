@@ -7,8 +7,10 @@
 //! 2. The router picks a handler, a static mount, or an automatic 204/404/405 answer.
 //! 3. Handlers run inline, inside `catch_unwind`: a panic answers 500, closes the connection and
 //!    is logged with its message, and nothing else notices.
-//! 4. Static files are decided on the blocking pool, never on the worker's event loop; content
-//!    larger than `max_inline_bytes` comes back as [`FileContent`] for the connection to stream.
+//! 4. Static files: a cache hit is answered from memory on the worker's own thread; a miss asks
+//!    the cache owner, which loads the file once on the blocking pool; what the cache does not
+//!    take (too large, redirects, errors) is decided on the blocking pool, and content larger than
+//!    `max_inline_bytes` comes back for the connection to stream.
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -18,7 +20,9 @@ use std::time::Duration;
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 
-use web_server_http::{Limits, Prepared, Request, Response, Route, Router, StatusCode};
+use web_server_http::{Limits, Method, Prepared, Request, Response, Route, Router, StatusCode};
+
+use crate::cache::StaticCache;
 
 /// What a connection needs to know besides the router: limits and timeouts from the config.
 #[derive(Debug, Clone)]
@@ -60,8 +64,10 @@ pub type Intercept =
 
 /// The application a connection serves: the router and the connection options.
 pub struct Service {
-    /// Routes and static mounts.
-    router: Router,
+    /// Routes and static mounts (shared with the cache's loader).
+    router: Arc<Router>,
+    /// The static-file cache, when enabled.
+    cache: Option<Arc<StaticCache>>,
     /// Limits and timeouts.
     options: ConnectionOptions,
     /// Asynchronous routes answered before the router (the admin endpoint's).
@@ -72,7 +78,22 @@ impl Service {
     /// A service answering with `router` under `options`.
     pub fn new(router: Router, options: ConnectionOptions) -> Arc<Self> {
         Arc::new(Service {
+            router: Arc::new(router),
+            cache: None,
+            options,
+            intercept: None,
+        })
+    }
+
+    /// A service answering with `router`, serving its static mounts through `cache`.
+    pub fn with_cache(
+        router: Arc<Router>,
+        options: ConnectionOptions,
+        cache: Option<Arc<StaticCache>>,
+    ) -> Arc<Self> {
+        Arc::new(Service {
             router,
+            cache,
             options,
             intercept: None,
         })
@@ -85,7 +106,8 @@ impl Service {
         intercept: Intercept,
     ) -> Arc<Self> {
         Arc::new(Service {
-            router,
+            router: Arc::new(router),
+            cache: None,
             options,
             intercept: Some(intercept),
         })
@@ -108,7 +130,20 @@ impl Service {
                 }
             };
         }
-        if let Route::Static(..) = self.router.lookup(request.method(), request.path()) {
+        if let Route::Static(files, _) = self.router.lookup(request.method(), request.path()) {
+            let cacheable = matches!(request.method(), Method::Get | Method::Head);
+            if let (Some(cache), true) = (&self.cache, cacheable) {
+                if let Some(entry) = cache.hit(request.path()) {
+                    crate::metrics::cache_hit();
+                    let response = files.respond_cached(&entry.value, &request);
+                    return (request, response.into());
+                }
+                crate::metrics::cache_miss();
+                if let Some(entry) = cache.miss(request.path()).await {
+                    let response = files.respond_cached(&entry.value, &request);
+                    return (request, response.into());
+                }
+            }
             let service = self.clone();
             let blocking = tokio::task::spawn_blocking(move || {
                 let prepared = service.router.prepare(&request);

@@ -406,6 +406,7 @@ impl<Args: Send + Unpin + 'static> Handler<ChildExited> for DynamicSupervisor<Ar
             self.restart_times.pop_front();
         }
         tracing::info!(%supervisor, child = %instance, "restarting child");
+        crate::restart::notify_restart(&supervisor, &self.spec.child_id);
         if let Err(err) = self.start_child(args) {
             tracing::error!(%supervisor, error = %err, "restart failed");
         }

@@ -19,7 +19,8 @@
 //!   reports every kind of exit to the supervisor.
 //! - [`supervisor`]: the static supervisor (`one_for_one`, `one_for_all`, `rest_for_one`).
 //! - [`dynamic`]: the dynamic supervisor (`simple_one_for_one`).
-//! - [`restart`]: restart intensity over a sliding period.
+//! - [`restart`]: restart intensity over a sliding period, and restart observers
+//!   ([`add_restart_observer`]) for metrics.
 //! - [`exit`]: exit reasons and the panic hook.
 //! - [`snapshot`]: `which_children`, `count_children` and tree snapshots.
 //! - [`root`]: starting a root supervisor and the handle applications hold.
@@ -67,6 +68,7 @@ pub use dynamic::{
     TerminateDynamicChild,
 };
 pub use exit::ExitReason;
+pub use restart::{add_restart_observer, RestartObserver};
 pub use root::SupervisorRef;
 pub use snapshot::{
     ChildCounts, ChildInfo, ChildStatus, CountChildren, DynamicSummary, NodeSnapshot,

@@ -618,6 +618,7 @@ impl Supervisor {
             record.restart_times.push_back(now);
             trim(&mut record.restart_times, self.flags, now);
             tracing::info!(supervisor = %self.id, child = %record.spec.id, "restarting child");
+            crate::restart::notify_restart(&self.id, &record.spec.id);
             self.steps.push_back(Step::Start {
                 key: record.key,
                 purpose: Purpose::Restart,

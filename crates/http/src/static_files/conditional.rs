@@ -6,10 +6,11 @@ use crate::syntax::is_ows;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The validators of the selected representation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Validators {
-    /// Strong entity-tag including its quotes, e.g. `"1f-6553f100-2a"`.
-    pub etag: String,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validators<'a> {
+    /// Strong entity-tag including its quotes, e.g. `"1f-6553f100-2a"`; borrowed, because the
+    /// same text also goes into the response's `ETag` field (a cached file holds it once).
+    pub etag: &'a str,
     /// Modification time, when the file system reports one.
     pub last_modified: Option<SystemTime>,
 }
@@ -28,18 +29,29 @@ pub enum Precondition {
 /// Evaluates `If-Match`, `If-Unmodified-Since`, `If-None-Match` and `If-Modified-Since` in the
 /// order RFC 9110 §13.2.2 prescribes. `now` rejects `If-Modified-Since` dates in the future
 /// (§13.1.3).
-pub fn evaluate(request: &Request, validators: &Validators, now: SystemTime) -> Precondition {
+pub fn evaluate(request: &Request, validators: &Validators<'_>, now: SystemTime) -> Precondition {
+    evaluate_at(request, validators, || now)
+}
+
+/// [`evaluate`] reading the clock only when an `If-Modified-Since` date has to be checked, which
+/// saves a clock read on almost every request.
+pub(crate) fn evaluate_at(
+    request: &Request,
+    validators: &Validators<'_>,
+    now: impl FnOnce() -> SystemTime,
+) -> Precondition {
     let method = request.method();
     let get_or_head = matches!(method, Method::Get | Method::Head);
-    let last_modified = validators.last_modified.map(truncate_to_second);
+    // Only when a date condition is present.
+    let last_modified = || validators.last_modified.map(truncate_to_second);
 
     let mut if_match = request.header_values("if-match").peekable();
     if if_match.peek().is_some() {
-        if !list_matches(if_match, &validators.etag, Comparison::Strong) {
+        if !list_matches(if_match, validators.etag, Comparison::Strong) {
             return Precondition::Failed;
         }
-    } else if let (Some(date), Some(modified)) =
-        (single_date(request, "if-unmodified-since"), last_modified)
+    } else if let Some((date, modified)) = single_date(request, "if-unmodified-since")
+        .and_then(|date| last_modified().map(|modified| (date, modified)))
     {
         if modified > date {
             return Precondition::Failed;
@@ -48,7 +60,7 @@ pub fn evaluate(request: &Request, validators: &Validators, now: SystemTime) -> 
 
     let mut if_none_match = request.header_values("if-none-match").peekable();
     if if_none_match.peek().is_some() {
-        if list_matches(if_none_match, &validators.etag, Comparison::Weak) {
+        if list_matches(if_none_match, validators.etag, Comparison::Weak) {
             return if get_or_head {
                 Precondition::NotModified
             } else {
@@ -56,10 +68,10 @@ pub fn evaluate(request: &Request, validators: &Validators, now: SystemTime) -> 
             };
         }
     } else if get_or_head {
-        if let (Some(date), Some(modified)) =
-            (single_date(request, "if-modified-since"), last_modified)
+        if let Some((date, modified)) = single_date(request, "if-modified-since")
+            .and_then(|date| last_modified().map(|modified| (date, modified)))
         {
-            if date <= now && modified <= date {
+            if modified <= date && date <= now() {
                 return Precondition::NotModified;
             }
         }
@@ -69,7 +81,7 @@ pub fn evaluate(request: &Request, validators: &Validators, now: SystemTime) -> 
 
 /// `If-Range` (RFC 9110 §13.1.5): true when the range request may be honoured, i.e. the
 /// entity-tag matches strongly or the date equals `Last-Modified` exactly.
-pub fn if_range_allows(request: &Request, validators: &Validators) -> bool {
+pub fn if_range_allows(request: &Request, validators: &Validators<'_>) -> bool {
     let Some(value) = request.header("if-range") else {
         return true;
     };
@@ -182,9 +194,9 @@ mod tests {
     const ETAG: &str = "\"abc-1\"";
     const MODIFIED: u64 = 784_111_777; // Sun, 06 Nov 1994 08:49:37 GMT
 
-    fn validators() -> Validators {
+    fn validators() -> Validators<'static> {
         Validators {
-            etag: ETAG.to_owned(),
+            etag: ETAG,
             last_modified: Some(UNIX_EPOCH + Duration::from_millis(MODIFIED * 1000 + 500)),
         }
     }

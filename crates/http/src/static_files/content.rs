@@ -30,7 +30,7 @@
 //! reported as [`FileChanged`] instead of being sent under a length and validator that no longer
 //! describe it. A chunk read while the file changed is never returned.
 
-use super::plan::FileFacts;
+use super::plan::{FileFacts, Part};
 use crate::response::{Body, Response};
 use bytes::Bytes;
 use std::fmt;
@@ -103,6 +103,28 @@ impl Segment {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The segments of a `multipart/byteranges` body: each part's fields, its data, and the CRLF
+/// that ends the data sent together with the next delimiter or the closing one. The one layout
+/// of such a body, whether the data then comes from the file or from memory.
+pub(crate) fn multipart_segments(parts: Vec<Part>, end: Vec<u8>) -> Vec<Segment> {
+    let mut segments = Vec::with_capacity(parts.len() * 2 + 1);
+    let mut delimiter = Vec::new();
+    for part in parts {
+        delimiter.extend_from_slice(&part.header);
+        segments.push(Segment::Literal(Bytes::from(std::mem::take(
+            &mut delimiter,
+        ))));
+        segments.push(Segment::File {
+            offset: part.range.start,
+            len: part.range.len(),
+        });
+        delimiter.extend_from_slice(b"\r\n");
+    }
+    delimiter.extend_from_slice(&end);
+    segments.push(Segment::Literal(Bytes::from(delimiter)));
+    segments
 }
 
 /// Deferred content: segments of one file, and the metadata the response was decided on.
@@ -257,7 +279,7 @@ impl fmt::Display for FileChanged {
 impl std::error::Error for FileChanged {}
 
 /// Fails with [`FileChanged`] unless the open `file` still has `facts`.
-fn verify(file: &File, facts: &FileFacts) -> io::Result<()> {
+pub(crate) fn verify(file: &File, facts: &FileFacts) -> io::Result<()> {
     if FileFacts::from_metadata(&file.metadata()?) == *facts {
         Ok(())
     } else {
@@ -267,7 +289,7 @@ fn verify(file: &File, facts: &FileFacts) -> io::Result<()> {
 
 /// Fills `buf` from `file` at `offset`; running out of file is [`FileChanged`], since the facts
 /// promised those bytes.
-fn read_file_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+pub(crate) fn read_file_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
     read_exact_at(file, offset, buf).map_err(|error| match error.kind() {
         io::ErrorKind::UnexpectedEof => io::Error::other(FileChanged),
         _ => error,

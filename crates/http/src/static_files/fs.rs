@@ -3,7 +3,7 @@
 //! Blocking I/O, kept apart from the rules so the server can run it off its event loop and tests
 //! can check the rules without files.
 
-use super::content::{FileContent, Prepared, Segment};
+use super::content::{multipart_segments, FileContent, Prepared, Segment};
 use super::plan::{Content, Decision, FileFacts, Variant};
 use crate::response::Body;
 use bytes::Bytes;
@@ -65,25 +65,7 @@ pub fn prepare(
             };
             (variant, vec![range])
         }
-        Content::Multipart(variant, parts, end) => {
-            // Each part's data is followed by CRLF, sent with the next delimiter.
-            let mut segments = Vec::with_capacity(parts.len() * 2 + 1);
-            let mut delimiter = Vec::new();
-            for part in parts {
-                delimiter.extend_from_slice(&part.header);
-                segments.push(Segment::Literal(Bytes::from(std::mem::take(
-                    &mut delimiter,
-                ))));
-                segments.push(Segment::File {
-                    offset: part.range.start,
-                    len: part.range.len(),
-                });
-                delimiter.extend_from_slice(b"\r\n");
-            }
-            delimiter.extend_from_slice(&end);
-            segments.push(Segment::Literal(Bytes::from(delimiter)));
-            (variant, segments)
-        }
+        Content::Multipart(variant, parts, end) => (variant, multipart_segments(parts, end)),
     };
     let (path, facts) = source(variant, sources)?;
     let content = FileContent {

@@ -10,12 +10,16 @@
 //! - [`fs`]: the blocking reads and gzip compression that carry a decision out.
 //! - [`content`]: large content left for the server to stream, and the chunked reads that
 //!   check the file did not change since the decision.
+//! - [`cached`]: files held in a server's cache, answered from memory with the same decision.
 //!
 //! [`StaticFiles::prepare`] is the entry point for a server that streams: it reads content of
 //! at most [`StaticOptions::max_inline_bytes`] and describes anything longer as a
 //! [`FileContent`]. [`StaticFiles::serve`] is `prepare` followed by reading that description
-//! into memory.
+//! into memory. A server with a file cache loads entries with [`StaticFiles::load`] and answers
+//! hits with [`StaticFiles::respond_cached`]: the same decision, with the bytes taken from
+//! memory.
 
+pub mod cached;
 pub mod conditional;
 pub mod content;
 pub mod fs;
@@ -25,14 +29,16 @@ pub mod plan;
 pub mod range;
 pub mod resolve;
 
+pub use cached::{CachedFile, NotCacheable};
 pub use content::{ContentReader, FileChanged, FileContent, Prepared, Segment};
 
 use crate::method::Method;
 use crate::request::Request;
 use crate::response::Response;
 use crate::status::StatusCode;
-use plan::{FileFacts, FileInfo};
+use plan::{Computed, FileFacts, FileInfo};
 use resolve::{Located, Rejection};
+use std::borrow::Cow;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::time::SystemTime;
@@ -99,6 +105,26 @@ pub struct StaticFiles {
     options: StaticOptions,
 }
 
+/// The file a path tail names, and what deciding needs to know of it.
+struct Target {
+    /// Canonical path, inside the root.
+    path: PathBuf,
+    /// Its metadata when it was located.
+    facts: FileFacts,
+    /// Its `Content-Type`, from the file name.
+    content_type: Cow<'static, str>,
+    /// `file.gz` and its metadata, when the type could use one and it exists inside the root.
+    sibling: Option<(PathBuf, FileFacts)>,
+}
+
+/// Why a tail names no file to serve.
+enum Unresolved {
+    /// A directory without the trailing slash: 301 to the slash form.
+    RedirectToDirectory,
+    /// Malformed, missing, hidden or outside the root.
+    Rejected(Rejection),
+}
+
 impl StaticFiles {
     /// Serves `root`, which must be an existing directory. Fails with `InvalidInput` when the index
     /// name is not a plain file name or the `Cache-Control` value is not a valid field value.
@@ -161,32 +187,28 @@ impl StaticFiles {
             Method::Options => return allow(StatusCode::NO_CONTENT).into(),
             _ => return allow(StatusCode::METHOD_NOT_ALLOWED).into(),
         }
-        let located = resolve::normalize(tail)
-            .and_then(|path| resolve::locate(&self.root, &path, &self.options));
-        let (path, metadata) = match located {
-            Ok(Located::File { path, metadata }) => (path, metadata),
-            Ok(Located::RedirectToDirectory) => return redirect_to_directory(request).into(),
-            Err(rejection) => return rejected(rejection).into(),
-        };
-        let facts = FileFacts::from_metadata(&metadata);
-        let content_type = mime::content_type(&path);
-        let sibling = if self.options.precompressed && mime::is_compressible(&content_type) {
-            self.precompressed_sibling(&path)
-        } else {
-            None
+        let target = match self.target(tail) {
+            Ok(target) => target,
+            Err(Unresolved::RedirectToDirectory) => return redirect_to_directory(request).into(),
+            Err(Unresolved::Rejected(rejection)) => return rejected(rejection).into(),
         };
         let info = FileInfo {
-            facts,
-            content_type: &content_type,
-            precompressed: sibling.as_ref().map(|(_, facts)| *facts),
+            facts: target.facts,
+            content_type: &target.content_type,
+            precompressed: target.sibling.as_ref().map(|(_, facts)| *facts),
         };
-        let decision = plan::decide(request, &info, &self.options, SystemTime::now());
+        let fields = Computed {
+            file: &info,
+            cache_control: self.options.cache_control.as_deref(),
+        };
+        let decision = plan::decide_with(request, &info, &fields, &self.options, SystemTime::now);
         let sources = fs::Sources {
-            file: &path,
-            precompressed: sibling
+            file: &target.path,
+            precompressed: target
+                .sibling
                 .as_ref()
                 .map(|(path, facts)| (path.as_path(), *facts)),
-            facts,
+            facts: target.facts,
         };
         fs::prepare(
             decision,
@@ -196,6 +218,31 @@ impl StaticFiles {
             self.options.max_inline_bytes,
         )
         .unwrap_or_else(|_| internal_error().into())
+    }
+
+    /// Resolves `tail` to a file: decoding and normalisation, dot-files, containment in the
+    /// root, a directory's index, and the precompressed sibling when the type could use one.
+    /// Blocking: metadata only.
+    fn target(&self, tail: &str) -> Result<Target, Unresolved> {
+        let located = resolve::normalize(tail)
+            .and_then(|path| resolve::locate(&self.root, &path, &self.options));
+        let (path, metadata) = match located {
+            Ok(Located::File { path, metadata }) => (path, metadata),
+            Ok(Located::RedirectToDirectory) => return Err(Unresolved::RedirectToDirectory),
+            Err(rejection) => return Err(Unresolved::Rejected(rejection)),
+        };
+        let content_type = mime::content_type(&path);
+        let sibling = if self.options.precompressed && mime::is_compressible(&content_type) {
+            self.precompressed_sibling(&path)
+        } else {
+            None
+        };
+        Ok(Target {
+            facts: FileFacts::from_metadata(&metadata),
+            path,
+            content_type,
+            sibling,
+        })
     }
 
     /// `file.gz` next to `file`, if it is a regular file inside the root.

@@ -9,7 +9,7 @@ use super::range::{self, ByteRange, RangeDecision};
 use super::StaticOptions;
 use crate::method::Method;
 use crate::request::Request;
-use crate::response::Response;
+use crate::response::{field_text, FieldTable, FieldValue, Response};
 use crate::status::StatusCode;
 use std::hash::{Hash, Hasher};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -111,6 +111,187 @@ pub struct FileInfo<'a> {
     pub precompressed: Option<FileFacts>,
 }
 
+/// The header values of a file's representations, as a decision puts them into a response.
+///
+/// This is the only thing the two ways of answering differ in while deciding: for a file on disk
+/// they are formatted from its metadata for this request ([`Computed`]); a
+/// [`CachedFile`](super::CachedFile) formatted them once when it was loaded, into a table the
+/// response shares. Every rule lives in [`decide_with`], used by both.
+pub(crate) trait Fields {
+    /// Whether the file's type is worth compressing ([`is_compressible`] of its type).
+    fn compressible(&self) -> bool;
+    /// The table [`FieldValue::Table`] values returned below refer to, if any.
+    fn table(&self) -> Option<FieldTable>;
+    /// The file's `Content-Type` (the same for every variant).
+    fn content_type(&self) -> FieldValue;
+    /// The configured `Cache-Control`, if any.
+    fn cache_control(&self) -> Option<FieldValue>;
+    /// The `ETag` of `variant`: the file's, with `-gzip` for the compressed variants, the
+    /// precompressed one from the sibling's own metadata.
+    fn etag(&self, variant: Variant) -> FieldValue;
+    /// The `Last-Modified` of `variant`, when its file has a modification time.
+    fn last_modified(&self, variant: Variant) -> Option<FieldValue>;
+    /// The text of a value returned above.
+    fn text<'a>(&'a self, value: &'a FieldValue) -> &'a str;
+}
+
+/// Header values formatted from a [`FileInfo`] when a decision asks for them.
+pub(crate) struct Computed<'a> {
+    /// The file and its sibling's metadata.
+    pub file: &'a FileInfo<'a>,
+    /// The configured `Cache-Control`.
+    pub cache_control: Option<&'a str>,
+}
+
+impl Fields for Computed<'_> {
+    fn compressible(&self) -> bool {
+        is_compressible(self.file.content_type)
+    }
+
+    fn table(&self) -> Option<FieldTable> {
+        None
+    }
+
+    fn content_type(&self) -> FieldValue {
+        FieldValue::Owned(self.file.content_type.to_owned())
+    }
+
+    fn cache_control(&self) -> Option<FieldValue> {
+        self.cache_control
+            .map(|value| FieldValue::Owned(value.to_owned()))
+    }
+
+    fn etag(&self, variant: Variant) -> FieldValue {
+        FieldValue::Owned(match variant {
+            Variant::Identity => self.file.facts.etag(""),
+            Variant::Gzip => self.file.facts.etag(GZIP_SUFFIX),
+            Variant::Precompressed => self.sibling().etag(GZIP_SUFFIX),
+        })
+    }
+
+    fn last_modified(&self, variant: Variant) -> Option<FieldValue> {
+        let facts = match variant {
+            Variant::Precompressed => self.sibling(),
+            Variant::Identity | Variant::Gzip => self.file.facts,
+        };
+        facts
+            .modified
+            .map(|modified| FieldValue::Owned(httpdate::fmt_http_date(modified)))
+    }
+
+    fn text<'a>(&'a self, value: &'a FieldValue) -> &'a str {
+        field_text(value, None)
+    }
+}
+
+impl Computed<'_> {
+    /// The sibling's metadata; [`decide_with`] only asks for the precompressed variant when
+    /// there is one.
+    fn sibling(&self) -> FileFacts {
+        self.file.precompressed.unwrap_or(self.file.facts)
+    }
+}
+
+/// The request fields the rules read, found in one pass over the field lines, so that absent
+/// ones (most of them, on most requests) cost no search of their own and the common single
+/// `Accept-Encoding` and `Range` lines are not searched for again.
+#[derive(Debug, Clone, Copy, Default)]
+struct Present<'r> {
+    /// The first `Accept-Encoding` value.
+    accept_encoding: Option<&'r [u8]>,
+    /// Whether `Accept-Encoding` came on more than one line (the lines form one list).
+    more_accept_encoding: bool,
+    /// Whether any of `If-Match`, `If-None-Match`, `If-Modified-Since` or
+    /// `If-Unmodified-Since` is present.
+    conditional: bool,
+    /// The first `Range` value (`If-Range` only matters with one).
+    range: Option<&'r [u8]>,
+}
+
+impl<'r> Present<'r> {
+    fn of(request: &'r Request) -> Present<'r> {
+        let mut present = Present::default();
+        for (name, value) in request.field_bytes() {
+            let is = |expected: &str| name.eq_ignore_ascii_case(expected.as_bytes());
+            match name.len() {
+                5 if present.range.is_none() && is("range") => present.range = Some(value),
+                8 => present.conditional |= is("if-match"),
+                13 => present.conditional |= is("if-none-match"),
+                15 if is("accept-encoding") => {
+                    present.more_accept_encoding |= present.accept_encoding.is_some();
+                    present.accept_encoding.get_or_insert(value);
+                }
+                17 => present.conditional |= is("if-modified-since"),
+                19 => present.conditional |= is("if-unmodified-since"),
+                _ => {}
+            }
+        }
+        present
+    }
+
+    /// The `Accept-Encoding` preferences.
+    fn accept_encoding(&self, request: &Request) -> AcceptEncoding {
+        match self.accept_encoding {
+            None => AcceptEncoding::default(),
+            Some(value) if !self.more_accept_encoding => AcceptEncoding::parse([value]),
+            Some(_) => AcceptEncoding::parse(request.header_values("accept-encoding")),
+        }
+    }
+}
+
+/// Suffix of the compressed variants' entity-tags (RFC 9110 §8.8.3: each representation needs
+/// its own tag).
+pub(crate) const GZIP_SUFFIX: &str = "-gzip";
+
+/// The representations the rules allow for a file, whatever the request asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Offer {
+    /// The precompressed sibling's metadata, when it may be served.
+    pub precompressed: Option<FileFacts>,
+    /// Whether the file may be compressed while serving.
+    pub on_the_fly: bool,
+    /// Whether responses carry `Vary: Accept-Encoding`.
+    pub varies: bool,
+}
+
+impl Offer {
+    /// What may be offered for `file`, whose type is `compressible` or not.
+    pub(crate) fn of(file: &FileInfo<'_>, compressible: bool, options: &StaticOptions) -> Offer {
+        let precompressed = file
+            .precompressed
+            .filter(|sibling| sibling_usable(&file.facts, sibling, compressible, options));
+        let gzip_eligible = options.gzip
+            && compressible
+            && (options.gzip_min_bytes..=options.gzip_max_bytes).contains(&file.facts.len);
+        // Compressing needs the whole file in memory, so content the server would stream
+        // instead (above `max_inline_bytes`) is sent as it is. `Vary` still follows
+        // `gzip_eligible`: whether the response is negotiated should not depend on a memory
+        // threshold.
+        Offer {
+            precompressed,
+            on_the_fly: gzip_eligible && file.facts.len <= options.max_inline_bytes,
+            varies: precompressed.is_some() || gzip_eligible,
+        }
+    }
+
+    /// Whether a request can get the gzip variant chosen while serving: it is allowed and no
+    /// precompressed sibling takes its place.
+    pub(crate) fn compresses(&self) -> bool {
+        self.on_the_fly && self.precompressed.is_none()
+    }
+}
+
+/// nginx gzip_static: a sibling `file.gz` is served when enabled for a compressible type and not
+/// older than the file (an older one is stale and ignored).
+pub(crate) fn sibling_usable(
+    file: &FileFacts,
+    sibling: &FileFacts,
+    compressible: bool,
+    options: &StaticOptions,
+) -> bool {
+    options.precompressed && compressible && sibling.modified >= file.modified
+}
+
 /// Decides how to answer a GET or HEAD for a file.
 ///
 /// Order: pick the representation (content negotiation), then evaluate preconditions against its
@@ -121,33 +302,41 @@ pub fn decide(
     options: &StaticOptions,
     now: SystemTime,
 ) -> Decision {
-    let compressible = is_compressible(file.content_type);
-    // nginx gzip_static: a sibling older than the file is stale and ignored.
-    let precompressed = file.precompressed.filter(|sibling| {
-        options.precompressed && compressible && sibling.modified >= file.facts.modified
-    });
-    let gzip_eligible = options.gzip
-        && compressible
-        && (options.gzip_min_bytes..=options.gzip_max_bytes).contains(&file.facts.len);
-    // Compressing needs the whole file in memory, so content the server would stream instead
-    // (above `max_inline_bytes`) is sent as it is. `Vary` still follows `gzip_eligible`: whether
-    // the response is negotiated should not depend on a memory threshold.
-    let on_the_fly = gzip_eligible && file.facts.len <= options.max_inline_bytes;
-    let negotiable = precompressed.is_some() || on_the_fly;
-    let varies = precompressed.is_some() || gzip_eligible;
-    let accept = AcceptEncoding::parse(request.header_values("accept-encoding"));
+    let fields = Computed {
+        file,
+        cache_control: options.cache_control.as_deref(),
+    };
+    decide_with(request, file, &fields, options, || now)
+}
 
-    let mut response = Response::new(StatusCode::OK);
-    if varies {
+/// [`decide`] with the header values taken from `fields`: the one implementation of the rules,
+/// for files on disk and in memory alike.
+pub(crate) fn decide_with(
+    request: &Request,
+    file: &FileInfo<'_>,
+    fields: &impl Fields,
+    options: &StaticOptions,
+    now: impl FnOnce() -> SystemTime,
+) -> Decision {
+    let offer = Offer::of(file, fields.compressible(), options);
+    let present = Present::of(request);
+    let accept = present.accept_encoding(request);
+
+    // At most Vary, Cache-Control, ETag, Last-Modified, Accept-Ranges, Content-Encoding,
+    // Content-Type and Content-Range: one allocation for all of them.
+    let mut response = Response::with_field_capacity(StatusCode::OK, 8);
+    response.set_field_table(fields.table());
+    if offer.varies {
         response.push_unchecked("Vary", "Accept-Encoding");
     }
-    if let Some(cache_control) = &options.cache_control {
-        response.push_unchecked("Cache-Control", cache_control.clone());
+    if let Some(cache_control) = fields.cache_control() {
+        response.push_unchecked("Cache-Control", cache_control);
     }
+    let negotiable = offer.precompressed.is_some() || offer.on_the_fly;
     let Some(coding) = accept.choose(negotiable) else {
         let mut refusal =
             Response::text(StatusCode::NOT_ACCEPTABLE, "no acceptable content coding\n");
-        if varies {
+        if offer.varies {
             refusal.push_unchecked("Vary", "Accept-Encoding");
         }
         return Decision {
@@ -155,23 +344,29 @@ pub fn decide(
             content: Content::None,
         };
     };
-    let (variant, facts, suffix) = match (coding, precompressed) {
-        (Coding::Identity, _) => (Variant::Identity, file.facts, ""),
-        (Coding::Gzip, Some(sibling)) => (Variant::Precompressed, sibling, "-gzip"),
-        (Coding::Gzip, None) => (Variant::Gzip, file.facts, "-gzip"),
+    let (variant, facts) = match (coding, offer.precompressed) {
+        (Coding::Identity, _) => (Variant::Identity, file.facts),
+        (Coding::Gzip, Some(sibling)) => (Variant::Precompressed, sibling),
+        (Coding::Gzip, None) => (Variant::Gzip, file.facts),
     };
+    let etag = fields.etag(variant);
     let validators = Validators {
-        etag: facts.etag(suffix),
+        etag: fields.text(&etag),
         last_modified: facts.modified,
     };
-    response.push_unchecked("ETag", validators.etag.clone());
 
-    match conditional::evaluate(request, &validators, now) {
+    let precondition = if present.conditional {
+        conditional::evaluate_at(request, &validators, now)
+    } else {
+        Precondition::Proceed
+    };
+    match precondition {
         Precondition::Proceed => {}
         Precondition::NotModified => {
             // RFC 9110 §15.4.5: ETag, Vary and Cache-Control as a 200 would have them.
             let mut not_modified = response;
             not_modified.set_status(StatusCode::NOT_MODIFIED);
+            not_modified.push_unchecked("ETag", etag);
             return Decision {
                 response: not_modified,
                 content: Content::None,
@@ -185,17 +380,7 @@ pub fn decide(
         }
     }
 
-    if let Some(modified) = validators.last_modified {
-        response.push_unchecked("Last-Modified", httpdate::fmt_http_date(modified));
-    }
-    if variant != Variant::Gzip {
-        response.push_unchecked("Accept-Ranges", "bytes");
-    }
-    if variant != Variant::Identity {
-        response.push_unchecked("Content-Encoding", "gzip");
-    }
-
-    let ranges = match request.header("range") {
+    let ranges = match present.range {
         // Range applies to GET only; on-the-fly gzip output is not seekable, so it is sent whole.
         Some(value) if request.method() == Method::Get && variant != Variant::Gzip => {
             if conditional::if_range_allows(request, &validators) {
@@ -206,9 +391,25 @@ pub fn decide(
         }
         _ => RangeDecision::Full,
     };
+    let boundary = match &ranges {
+        RangeDecision::Partial(ranges) if ranges.len() > 1 => boundary(validators.etag, ranges),
+        _ => String::new(),
+    };
+
+    // The validators are done with: the tag moves into the response.
+    response.push_unchecked("ETag", etag);
+    if let Some(last_modified) = fields.last_modified(variant) {
+        response.push_unchecked("Last-Modified", last_modified);
+    }
+    if variant != Variant::Gzip {
+        response.push_unchecked("Accept-Ranges", "bytes");
+    }
+    if variant != Variant::Identity {
+        response.push_unchecked("Content-Encoding", "gzip");
+    }
     match ranges {
         RangeDecision::Full => {
-            response.push_unchecked("Content-Type", file.content_type.to_owned());
+            response.push_unchecked("Content-Type", fields.content_type());
             Decision {
                 response,
                 content: Content::Whole(variant),
@@ -224,7 +425,7 @@ pub fn decide(
         }
         RangeDecision::Partial(ranges) if ranges.len() == 1 => {
             response.set_status(StatusCode::PARTIAL_CONTENT);
-            response.push_unchecked("Content-Type", file.content_type.to_owned());
+            response.push_unchecked("Content-Type", fields.content_type());
             response.push_unchecked("Content-Range", ranges[0].content_range(facts.len));
             Decision {
                 response,
@@ -233,7 +434,6 @@ pub fn decide(
         }
         RangeDecision::Partial(ranges) => {
             response.set_status(StatusCode::PARTIAL_CONTENT);
-            let boundary = boundary(&validators.etag, &ranges);
             response.push_unchecked(
                 "Content-Type",
                 format!("multipart/byteranges; boundary={boundary}"),
@@ -377,6 +577,19 @@ mod tests {
             "Vary on every compressible response"
         );
         assert_eq!(identity.response.header("content-encoding"), None);
+    }
+
+    #[test]
+    fn rfc9110_5_3_accept_encoding_lines_form_one_list() {
+        let fields = "Accept-Encoding: identity;q=0\r\nAccept-Encoding: gzip\r\n";
+        let decision = decide_for("GET", fields, &text_file(5000));
+        assert_eq!(decision.content, Content::Whole(Variant::Gzip));
+        let refused = decide_for("GET", fields, &png_file(5000));
+        assert_eq!(
+            refused.response.status(),
+            StatusCode::NOT_ACCEPTABLE,
+            "the first line still counts"
+        );
     }
 
     #[test]

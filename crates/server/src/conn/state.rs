@@ -25,8 +25,8 @@ use tokio::time::Instant;
 use web_server_http::response::CONTINUE;
 use web_server_http::static_files::{ContentReader, FileContent};
 use web_server_http::{
-    BodyDecoder, ParseError, Parsed, Request, RequestHead, RequestInfo, RequestParser, Response,
-    ResponseEncoder, StatusCode,
+    BodyDecoder, Method, ParseError, Parsed, Request, RequestHead, RequestInfo, RequestParser,
+    Response, ResponseEncoder, ResponseFraming, StatusCode,
 };
 
 use super::io::{self, ReadOutcome};
@@ -102,6 +102,10 @@ pub(crate) struct Connection {
     served: u64,
     /// Graceful-shutdown request from the actor.
     drain: Rc<Drain>,
+    /// When the current request's first byte arrived, for the latency histogram.
+    request_started: Instant,
+    /// The current request's method for the metrics; `None` until known, or if unrecognised.
+    request_method: Option<Method>,
     /// Counts this connection against `server.max_connections` until dropped.
     _permit: ConnectionPermit,
 }
@@ -127,6 +131,8 @@ impl Connection {
             out: Vec::with_capacity(256),
             served: 0,
             drain,
+            request_started: Instant::now(),
+            request_method: None,
             _permit: permit,
         }
     }
@@ -197,6 +203,7 @@ impl Connection {
     }
 
     async fn read_head(&mut self, started: Instant) -> State {
+        (self.request_started, self.request_method) = (started, None);
         let deadline = started + self.service.options().header_timeout;
         loop {
             match self.parser.parse(&self.buf) {
@@ -216,6 +223,7 @@ impl Connection {
     }
 
     async fn start_body(&mut self, head: RequestHead, head_bytes: Bytes) -> State {
+        self.request_method = Some(head.method());
         let framing = head.body_framing();
         if !framing.has_content() {
             return State::Handling(head.into_request(head_bytes, Bytes::new()));
@@ -295,18 +303,25 @@ impl Connection {
         let stall = self.service.options().send_timeout;
         if let Err(err) = io::write_all(&mut self.io, &self.out, body, stall).await {
             tracing::debug!(peer = %self.peer, %err, "write failed; closing");
+            self.request_done(&response, 0);
             return State::Closing;
         }
-        let streams = matches!(encoded.framing, web_server_http::ResponseFraming::Length(n) if n > 0)
+        let mut written = (self.out.len() + body.len()) as u64;
+        let streams = matches!(encoded.framing, ResponseFraming::Length(n) if n > 0)
             && encoded.body.is_none();
         if let (true, Some(content)) = (streams, content) {
             if let Err(err) = self.stream(content).await {
                 // The head promised a length that can no longer be honoured: only closing
                 // tells the client the response is incomplete.
                 tracing::debug!(peer = %self.peer, %err, "streaming failed; closing");
+                self.request_done(&response, written);
                 return State::Closing;
             }
+            if let ResponseFraming::Length(length) = encoded.framing {
+                written += length;
+            }
         }
+        self.request_done(&response, written);
         if encoded.close {
             State::Closing
         } else {
@@ -335,9 +350,23 @@ impl Connection {
         }
     }
 
+    /// Records an answered request (or one whose answer could not be written in full).
+    fn request_done(&self, response: &Response, bytes: u64) {
+        let elapsed = self.request_started.elapsed();
+        crate::metrics::request_done(
+            self.request_method,
+            response.status().as_u16(),
+            elapsed,
+            bytes,
+        );
+    }
+
     /// Answers a rejected request with the status its error calls for.
     fn reject(&mut self, error: &ParseError) -> State {
         tracing::debug!(peer = %self.peer, %error, "rejected request");
+        self.request_method = self
+            .request_method
+            .or(error.resume().and_then(|r| r.method));
         let mut request = RequestInfo::for_error(error);
         match error.resume() {
             // The rejected request's content would have to be skipped; closing is simpler and

@@ -68,6 +68,7 @@ impl ConnectionGate {
             })
             .ok()?;
         self.accepted.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::connection_opened();
         Some(ConnectionPermit { gate: self.clone() })
     }
 
@@ -82,7 +83,9 @@ impl ConnectionGate {
     }
 }
 
-/// Held by a connection for its whole life.
+/// Held by a connection for its whole life: it is the one place a connection is counted open
+/// and closed, whatever path it ends by (closed, killed, dropped unserved), so accepted − closed
+/// always equals the live count.
 #[derive(Debug)]
 pub struct ConnectionPermit {
     /// The gate to give the slot back to.
@@ -91,6 +94,7 @@ pub struct ConnectionPermit {
 
 impl Drop for ConnectionPermit {
     fn drop(&mut self) {
+        crate::metrics::connection_closed();
         let before = self.gate.active.fetch_sub(1, Ordering::Relaxed);
         if before >= self.gate.limit {
             self.gate.room.notify_waiters();

@@ -86,6 +86,7 @@ impl Drop for Listener {
 /// The listener's child spec: a permanent worker, killed at once on shutdown (it holds no
 /// request state; the sockets it serves stay bound in `shared`).
 pub fn child_spec(ids: EndpointIds, shared: Arc<ListenerShared>) -> ChildSpec {
+    crate::metrics::watch_gate(&shared.gate);
     ChildSpec::worker(ids.listener, move |ctx| {
         let (stop, stopped) = watch::channel(());
         let (exit_tx, exits) = mpsc::unbounded_channel();
@@ -181,7 +182,7 @@ impl AcceptLoop {
                 permit,
             })),
             None => {
-                tracing::warn!(worker = self.worker, %peer, "no acceptor supervisor running; connection dropped")
+                tracing::warn!(worker = self.worker, %peer, "no acceptor supervisor running; connection dropped");
             }
         }
     }

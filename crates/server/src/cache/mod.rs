@@ -1,0 +1,353 @@
+//! `web_server_cache` under `web_server_cache_sup`: an in-memory LRU cache of static files.
+//!
+//! Ownership follows ETS: the cache actor owns the table (it loads entries, evicts, invalidates
+//! and sweeps), but a hit on the request path reads the table directly through a
+//! [`TableSlot`], with no message round trip. When the actor dies the table dies with it: the
+//! slot is emptied, and the restarted actor publishes a fresh, empty table, so readers never see
+//! a stale or half-built one. Misses go to the actor, which loads each file once however many
+//! requests want it at the same moment.
+
+pub mod table;
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use actix::fut::{wrap_future, ActorFutureExt};
+use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, ResponseFuture};
+use tokio::sync::oneshot;
+use web_server_supervision::{ChildSpec, Strategy, SupervisorFlags, SupervisorSpec};
+
+pub use table::{OwnedTable, Table, TableSlot, Weighed};
+
+/// The supervision id of the cache supervisor.
+pub const CACHE_SUP_ID: &str = "web_server_cache_sup";
+/// The supervision id of the cache.
+pub const CACHE_ID: &str = "web_server_cache";
+
+/// Loads and checks entries; runs on the blocking pool, never on an event loop.
+pub trait Loader: Send + Sync + 'static {
+    /// What the table holds.
+    type Entry: Weighed + Send + Sync + 'static;
+    /// The entry for `key`, or `None` when that key must not be cached (too large, not a
+    /// regular file, a redirect …): the request is then answered without the cache.
+    fn load(&self, key: &str) -> Option<Self::Entry>;
+    /// Whether `entry`, cached under `key`, still matches what is on disk (size, modification
+    /// time, inode).
+    fn unchanged(&self, key: &str, entry: &Self::Entry) -> bool;
+}
+
+/// The cache's bounds and revalidation period (`cache.*`).
+#[derive(Debug, Clone, Copy)]
+pub struct CacheOptions {
+    /// Bytes held at most (`cache.max_bytes`).
+    pub max_bytes: u64,
+    /// Entries held at most (`cache.max_entries`).
+    pub max_entries: usize,
+    /// How long an entry is trusted before its file is checked again (`cache.revalidate_ms`);
+    /// zero checks on every hit.
+    pub revalidate: Duration,
+}
+
+/// An entry with the time its file was last checked.
+pub struct Fresh<E> {
+    /// The cached value.
+    pub value: E,
+    /// Milliseconds since [`epoch`] when the file was last found unchanged.
+    checked_ms: AtomicU64,
+}
+
+impl<E: Weighed> Weighed for Fresh<E> {
+    fn weight(&self) -> u64 {
+        self.value.weight()
+    }
+}
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now_ms() -> u64 {
+    epoch().elapsed().as_millis() as u64
+}
+
+impl<E> Fresh<E> {
+    fn new(value: E) -> Self {
+        Fresh {
+            value,
+            checked_ms: AtomicU64::new(now_ms()),
+        }
+    }
+
+    /// Whether the entry was checked within `period`.
+    pub fn is_fresh(&self, period: Duration) -> bool {
+        now_ms().saturating_sub(self.checked_ms.load(Ordering::Relaxed)) < period.as_millis() as u64
+    }
+}
+
+/// What connections hold: the table slot for hits and the owner's address for misses.
+pub struct CacheHandle<L: Loader> {
+    /// The live table, if the owner runs.
+    pub slot: Arc<TableSlot<Fresh<L::Entry>>>,
+    /// The owner's current address (set on every start).
+    owner: Mutex<Option<Addr<Cache<L>>>>,
+    /// Bounds and revalidation period.
+    pub options: CacheOptions,
+}
+
+impl<L: Loader> CacheHandle<L> {
+    /// A handle for a cache with these options; the actor fills it when it starts.
+    pub fn new(options: CacheOptions) -> Arc<Self> {
+        Arc::new(CacheHandle {
+            slot: TableSlot::new(),
+            owner: Mutex::new(None),
+            options,
+        })
+    }
+
+    /// A fresh entry for `key` from the table, without leaving the calling thread.
+    pub fn hit(&self, key: &str) -> Option<Arc<Fresh<L::Entry>>> {
+        let table = self.slot.table()?;
+        let entry = table.table.get(key)?;
+        (self.options.revalidate > Duration::ZERO && entry.is_fresh(self.options.revalidate))
+            .then_some(entry)
+    }
+
+    /// Asks the owner to load (or revalidate) `key`; `None` when it cannot be cached or the
+    /// owner is not running.
+    pub async fn miss(&self, key: &str) -> Option<Arc<Fresh<L::Entry>>> {
+        let owner = self.owner.lock().ok()?.clone()?;
+        let load = Load {
+            key: key.into(),
+            loader: PhantomData,
+        };
+        owner.send(load).await.ok().flatten()
+    }
+}
+
+/// Loads `key` into the table (or confirms a stale entry), answering with the entry.
+struct Load<L: Loader> {
+    /// The request path.
+    key: Box<str>,
+    /// Ties the answer's type to the loader.
+    loader: PhantomData<fn() -> L>,
+}
+
+impl<L: Loader> Message for Load<L> {
+    type Result = Option<Arc<Fresh<L::Entry>>>;
+}
+
+/// Waiters for one key's load.
+type Waiters<E> = Vec<oneshot::Sender<Option<Arc<Fresh<E>>>>>;
+
+/// The cache owner; see the module documentation.
+pub struct Cache<L: Loader> {
+    /// Shared with connections.
+    handle: Arc<CacheHandle<L>>,
+    /// The table this incarnation owns.
+    table: Arc<OwnedTable<Fresh<L::Entry>>>,
+    /// Loads and checks files.
+    loader: Arc<L>,
+    /// Requests waiting for a load in progress, by key: concurrent misses load once.
+    pending: HashMap<Box<str>, Waiters<L::Entry>>,
+    /// A sweep is running on the blocking pool.
+    sweeping: bool,
+}
+
+impl<L: Loader> Cache<L> {
+    fn new(handle: Arc<CacheHandle<L>>, loader: Arc<L>) -> Self {
+        let options = handle.options;
+        let table = handle.slot.publish(options.max_entries, options.max_bytes);
+        Cache {
+            handle,
+            table,
+            loader,
+            pending: HashMap::new(),
+            sweeping: false,
+        }
+    }
+
+    /// Checks every entry older than half the period, on the blocking pool; drops those whose
+    /// file changed or went away, so a change is noticed within the revalidation period.
+    fn sweep(&mut self, ctx: &mut Context<Self>) {
+        if self.sweeping {
+            return;
+        }
+        let half = self.handle.options.revalidate / 2;
+        let due: Vec<_> = self
+            .table
+            .table
+            .snapshot()
+            .into_iter()
+            .filter(|(_, entry)| !entry.is_fresh(half))
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        self.sweeping = true;
+        let loader = self.loader.clone();
+        let checking = tokio::task::spawn_blocking(move || {
+            due.into_iter()
+                .map(|(key, entry)| {
+                    let unchanged = loader.unchanged(&key, &entry.value);
+                    if unchanged {
+                        entry.checked_ms.store(now_ms(), Ordering::Relaxed);
+                    }
+                    (key, entry, unchanged)
+                })
+                .collect::<Vec<_>>()
+        });
+        ctx.spawn(wrap_future::<_, Self>(checking).map(|checked, cache, _| {
+            cache.sweeping = false;
+            for (key, entry, unchanged) in checked.unwrap_or_default() {
+                if !unchanged {
+                    cache.table.table.remove_if(&key, &entry);
+                }
+            }
+        }));
+    }
+}
+
+impl<L: Loader> Actor for Cache<L> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Ok(mut owner) = self.handle.owner.lock() {
+            *owner = Some(ctx.address());
+        }
+        let period = (self.handle.options.revalidate / 2).max(Duration::from_millis(50));
+        // The sweep also keeps the actor alive without anyone holding its address.
+        ctx.run_interval(period, |cache, ctx| cache.sweep(ctx));
+    }
+}
+
+impl<L: Loader> Drop for Cache<L> {
+    /// The table dies with its owner, however the owner ends (stop, kill, panic).
+    fn drop(&mut self) {
+        self.handle.slot.withdraw(&self.table);
+    }
+}
+
+impl<L: Loader> Handler<Load<L>> for Cache<L> {
+    type Result = ResponseFuture<Option<Arc<Fresh<L::Entry>>>>;
+
+    fn handle(&mut self, msg: Load<L>, ctx: &mut Context<Self>) -> Self::Result {
+        let (tx, rx) = oneshot::channel();
+        let answer = Box::pin(async move { rx.await.ok().flatten() });
+        if let Some(waiters) = self.pending.get_mut(&msg.key) {
+            waiters.push(tx);
+            return answer;
+        }
+        self.pending.insert(msg.key.clone(), vec![tx]);
+        let loader = self.loader.clone();
+        let stale = self.table.table.peek(&msg.key);
+        let key = msg.key;
+        let loading = tokio::task::spawn_blocking({
+            let key = key.clone();
+            move || match stale {
+                // A stale entry whose file did not change only needs its check time renewed.
+                Some(entry) if loader.unchanged(&key, &entry.value) => {
+                    entry.checked_ms.store(now_ms(), Ordering::Relaxed);
+                    (Some(entry), false)
+                }
+                _ => (
+                    loader.load(&key).map(|value| Arc::new(Fresh::new(value))),
+                    true,
+                ),
+            }
+        });
+        ctx.spawn(
+            wrap_future::<_, Self>(loading).map(move |loaded, cache, _| {
+                let entry = match loaded {
+                    Ok((Some(entry), fresh_load)) => {
+                        if fresh_load && !cache.table.table.insert(&key, entry.clone()) {
+                            tracing::debug!(%key, "too large for the cache");
+                        }
+                        Some(entry)
+                    }
+                    Ok((None, _)) => {
+                        if let Some(stale) = cache.table.table.peek(&key) {
+                            cache.table.table.remove_if(&key, &stale);
+                        }
+                        None
+                    }
+                    Err(err) => {
+                        tracing::warn!(%key, %err, "cache load failed");
+                        None
+                    }
+                };
+                for waiter in cache.pending.remove(&key).unwrap_or_default() {
+                    let _ = waiter.send(entry.clone());
+                }
+            }),
+        );
+        answer
+    }
+}
+
+/// `web_server_cache_sup` with its one child. Its intensity is generous: a cache restart costs
+/// only warm-up, and connections keep serving (from disk) meanwhile.
+pub fn child_spec<L: Loader>(handle: Arc<CacheHandle<L>>, loader: Arc<L>) -> ChildSpec {
+    SupervisorSpec::new(
+        CACHE_SUP_ID,
+        SupervisorFlags::new(Strategy::OneForOne).intensity(5, Duration::from_secs(10)),
+    )
+    .child(ChildSpec::worker(CACHE_ID, move |ctx| {
+        Ok(ctx.start(Cache::new(handle.clone(), loader.clone())).into())
+    }))
+    .into_child_spec()
+}
+
+/// The cache of a server's static mounts: entries are files, keyed by request path.
+pub struct StaticLoader {
+    /// Finds the mount (and the path below it) for a key.
+    router: Arc<web_server_http::Router>,
+    /// Larger files are streamed, never cached (`cache.max_file_bytes`).
+    max_file_bytes: u64,
+}
+
+impl StaticLoader {
+    /// A loader for the static mounts of `router`.
+    pub fn new(router: Arc<web_server_http::Router>, max_file_bytes: u64) -> Arc<Self> {
+        Arc::new(StaticLoader {
+            router,
+            max_file_bytes,
+        })
+    }
+}
+
+impl Weighed for web_server_http::static_files::CachedFile {
+    fn weight(&self) -> u64 {
+        self.memory_bytes()
+    }
+}
+
+impl Loader for StaticLoader {
+    type Entry = web_server_http::static_files::CachedFile;
+
+    fn load(&self, key: &str) -> Option<Self::Entry> {
+        match self.router.lookup(web_server_http::Method::Get, key) {
+            web_server_http::Route::Static(files, tail) => {
+                let file = files.load(tail, self.max_file_bytes).ok()?;
+                // Compress now, off the event loop: browsers nearly always accept gzip, no hit
+                // then ever compresses, and the entry's weight already counts the variant.
+                files.precompress(&file);
+                Some(file)
+            }
+            _ => None,
+        }
+    }
+
+    fn unchanged(&self, key: &str, entry: &Self::Entry) -> bool {
+        match self.router.lookup(web_server_http::Method::Get, key) {
+            web_server_http::Route::Static(files, _) => files.is_current(entry),
+            _ => false,
+        }
+    }
+}
+
+/// The cache handle of a server's static files.
+pub type StaticCache = CacheHandle<StaticLoader>;

@@ -1,0 +1,282 @@
+//! `web_server_metrics` under `web_server_metrics_sup`, and the calls the rest of the server
+//! records through. Every series is listed, with its type, labels and meaning, in
+//! docs/operations.md (`## Metrics`).
+//!
+//! # The recorder belongs to the process, not to the actor
+//!
+//! The Prometheus recorder is installed once per process, on first use, and never replaced —
+//! like an ETS table owned by the application rather than by one of its processes. The
+//! connections, the cache and the supervisors record into it directly through stored handles;
+//! no message goes to the actor on the request path. The actor only does what needs a clock:
+//! once a second ([`SAMPLE_INTERVAL`]) it runs the exporter's upkeep and samples the gauges
+//! (active connections, requests per second, resident memory, cache size).
+//!
+//! So killing `web_server_metrics` loses nothing that was recorded: counters and histograms
+//! keep their values and keep counting while it is down, and the restarted actor samples the
+//! same recorder. Only its own state starts fresh: the requests-per-second window is empty
+//! again, so that gauge keeps its last value for one interval after a restart and then covers
+//! the seconds since the restart until the window ([`RATE_WINDOW`]) is full again.
+//!
+//! # Several servers in one process
+//!
+//! Embedding applications may start several servers in one process (the tests start many).
+//! They share the one recorder, so the series describe the whole process: counters add up
+//! every server's traffic, and the gauges sum every live listener's connection gate and every
+//! server's cache source (held weakly, so a stopped server drops out).
+//!
+//! Every listener counts, the admin endpoint's included: its connections and requests
+//! (scrapes of `/metrics` too) are counted like any other, and the active-connections gauge
+//! covers the same connections as the accepted and closed counters.
+//!
+//! # Layout
+//!
+//! - `recorder`: installing the recorder once, describing the series, rendering.
+//! - `handles`: the stored handles, and [`RequestMetrics`] for the request path.
+//! - `rate`: the sliding requests-per-second window.
+//! - `proc`: resident memory from `/proc/self/statm`.
+
+mod handles;
+mod proc;
+mod rate;
+mod recorder;
+
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use actix::{Actor, AsyncContext, Context};
+use web_server_http::Method;
+use web_server_supervision::{ChildSpec, Strategy, SupervisorFlags, SupervisorSpec};
+
+use crate::tcp::gate::ConnectionGate;
+use rate::RateWindow;
+
+pub use handles::{RequestMetrics, METHOD_LABELS, STATUS_CLASSES};
+pub use recorder::LATENCY_BUCKETS;
+
+/// The supervision id of the metrics supervisor.
+pub const METRICS_SUP_ID: &str = "web_server_metrics_sup";
+/// The supervision id of the metrics collector.
+pub const METRICS_ID: &str = "web_server_metrics";
+/// How often the actor runs upkeep and samples the gauges.
+pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
+/// How far back `web_server_requests_per_second` looks.
+pub const RATE_WINDOW: Duration = Duration::from_secs(10);
+
+/// Records one answered request: its method (`None` when it was not recognised, counted as
+/// `other`), its status code, the time from its first byte to the end of its response, and
+/// the bytes written for it. Costs an index and a few atomic adds; see [`RequestMetrics`].
+#[inline]
+pub fn request_done(method: Option<Method>, status: u16, elapsed: Duration, bytes: u64) {
+    RequestMetrics::get().record(method, status, elapsed, bytes);
+}
+
+/// Counts an accepted connection (`web_server_connections_accepted_total`).
+pub fn connection_opened() {
+    recorder::installed()
+        .handles
+        .connections_accepted
+        .increment(1);
+}
+
+/// Counts a closed connection (`web_server_connections_closed_total`).
+pub fn connection_closed() {
+    recorder::installed()
+        .handles
+        .connections_closed
+        .increment(1);
+}
+
+/// Counts a lookup the file cache answered from memory.
+pub fn cache_hit() {
+    recorder::installed().handles.cache_hits.increment(1);
+}
+
+/// Counts a lookup the file cache could not answer from memory.
+pub fn cache_miss() {
+    recorder::installed().handles.cache_misses.increment(1);
+}
+
+/// Counts an entry evicted from the file cache to stay within its limits.
+pub fn cache_eviction() {
+    recorder::installed().handles.cache_evictions.increment(1);
+}
+
+/// Counts a restart made by the supervisor `supervisor`. Called for every supervisor of the
+/// process through the supervision library's restart observer, installed with the recorder;
+/// the label's values are supervisor ids, a set fixed by the shape of the trees.
+pub fn supervisor_restart(supervisor: &str) {
+    recorder::installed()
+        .supervisor_restarts(supervisor)
+        .increment(1);
+}
+
+/// Counts a finished TLS handshake: every one in `web_server_tls_handshakes_total`, failed
+/// ones (`ok == false`) also in `web_server_tls_handshake_failures_total`.
+pub fn tls_handshake(ok: bool) {
+    let handles = &recorder::installed().handles;
+    handles.tls_handshakes.increment(1);
+    if !ok {
+        handles.tls_handshake_failures.increment(1);
+    }
+}
+
+/// The Prometheus text exposition of every series, for `GET /metrics` (content type
+/// `text/plain; version=0.0.4`).
+pub fn render() -> String {
+    recorder::installed().handle.render()
+}
+
+/// Whether the server's recorder is also the `metrics` crate's global recorder. False when the
+/// embedding application installed its own first: the server's series are still all rendered
+/// by [`render`], but `metrics` macros called elsewhere in the process go to that other
+/// recorder.
+pub fn recorder_is_global() -> bool {
+    recorder::installed().global
+}
+
+/// The file cache's size at one moment, for the `web_server_cache_entries` and
+/// `web_server_cache_bytes` gauges.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStatsSnapshot {
+    /// Entries held.
+    pub entries: u64,
+    /// Bytes held (bodies and their compressed variants).
+    pub bytes: u64,
+}
+
+/// Reads the file cache's size; called by the metrics actor once per [`SAMPLE_INTERVAL`], on
+/// its own Arbiter, so it must be cheap and must not block.
+pub type CacheStatsSource = Arc<dyn Fn() -> CacheStatsSnapshot + Send + Sync>;
+
+/// What the gauges are sampled from, across every server of the process.
+struct Sources {
+    /// Every server's connection gate, alive while its server holds it.
+    gates: Vec<Weak<ConnectionGate>>,
+    /// Every server's cache-size source, alive while its tree holds it.
+    caches: Vec<Weak<dyn Fn() -> CacheStatsSnapshot + Send + Sync>>,
+}
+
+/// Registered by [`child_spec`]; held weakly, so a stopped server's sources drop out.
+static SOURCES: Mutex<Sources> = Mutex::new(Sources {
+    gates: Vec::new(),
+    caches: Vec::new(),
+});
+
+/// Counts `gate`'s live connections in `web_server_connections_active` for as long as the gate
+/// exists. Every listener registers its gate (the admin endpoint's too), so the gauge covers
+/// the same connections as the accepted and closed counters.
+pub(crate) fn watch_gate(gate: &Arc<ConnectionGate>) {
+    let mut sources = SOURCES.lock().unwrap_or_else(PoisonError::into_inner);
+    let gate = Arc::downgrade(gate);
+    if !sources.gates.iter().any(|g| g.ptr_eq(&gate)) {
+        sources.gates.push(gate);
+    }
+}
+
+/// Counts `cache` in the cache gauges for as long as someone holds it.
+fn watch_cache(cache: &CacheStatsSource) {
+    let mut sources = SOURCES.lock().unwrap_or_else(PoisonError::into_inner);
+    let cache = Arc::downgrade(cache);
+    if !sources.caches.iter().any(|c| c.ptr_eq(&cache)) {
+        sources.caches.push(cache);
+    }
+}
+
+/// Live connections and cache size summed over every live source (dead ones are dropped).
+fn sample_sources() -> (usize, CacheStatsSnapshot) {
+    let (gates, caches) = {
+        let mut sources = SOURCES.lock().unwrap_or_else(PoisonError::into_inner);
+        sources.gates.retain(|g| g.strong_count() > 0);
+        sources.caches.retain(|c| c.strong_count() > 0);
+        let gates: Vec<_> = sources.gates.iter().filter_map(Weak::upgrade).collect();
+        let caches: Vec<_> = sources.caches.iter().filter_map(Weak::upgrade).collect();
+        (gates, caches)
+    };
+    // The sources are called with the lock released: a cache source may take its own locks.
+    let active = gates.iter().map(|gate| gate.active()).sum();
+    let cache =
+        caches
+            .iter()
+            .map(|source| source())
+            .fold(CacheStatsSnapshot::default(), |sum, one| {
+                CacheStatsSnapshot {
+                    entries: sum.entries.saturating_add(one.entries),
+                    bytes: sum.bytes.saturating_add(one.bytes),
+                }
+            });
+    (active, cache)
+}
+
+/// The metrics collector: runs the exporter's upkeep and samples the gauges every
+/// [`SAMPLE_INTERVAL`]. Everything it samples into lives in the process-wide recorder.
+pub struct Metrics {
+    /// This server's connection gate: held so it stays registered while the collector runs
+    /// (the registry of sources holds it weakly).
+    _gate: Arc<ConnectionGate>,
+    /// This server's cache-size source, held for the same reason.
+    _cache: Option<CacheStatsSource>,
+    /// Recent totals of answered requests; fresh at every (re)start.
+    rate: RateWindow,
+}
+
+impl Metrics {
+    fn new(gate: Arc<ConnectionGate>, cache: Option<CacheStatsSource>) -> Self {
+        Metrics {
+            _gate: gate,
+            _cache: cache,
+            rate: RateWindow::new(RATE_WINDOW),
+        }
+    }
+
+    fn sample(&mut self) {
+        let installed = recorder::installed();
+        installed.handle.run_upkeep();
+        let handles = &installed.handles;
+        let (active, cache) = sample_sources();
+        handles.connections_active.set(active as f64);
+        if let Some(rate) = self
+            .rate
+            .observe(Instant::now(), handles.request.answered())
+        {
+            handles.requests_per_second.set(rate);
+        }
+        if let Some(resident) = proc::resident_bytes() {
+            handles.resident_memory.set(resident as f64);
+        }
+        handles.cache_entries.set(cache.entries as f64);
+        handles.cache_bytes.set(cache.bytes as f64);
+    }
+}
+
+impl Actor for Metrics {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.sample();
+        ctx.run_interval(SAMPLE_INTERVAL, |metrics, _| metrics.sample());
+    }
+}
+
+/// `web_server_metrics_sup` with its one child, sampling `gate` for active connections and
+/// `cache`, when given, for the cache gauges (which read 0 without one).
+///
+/// Installs the process's recorder now, if no earlier call did, so that restarts are counted
+/// from the moment the tree starts.
+pub fn child_spec(gate: Arc<ConnectionGate>, cache: Option<CacheStatsSource>) -> ChildSpec {
+    recorder::installed();
+    watch_gate(&gate);
+    if let Some(cache) = &cache {
+        watch_cache(cache);
+    }
+    SupervisorSpec::new(
+        METRICS_SUP_ID,
+        SupervisorFlags::new(Strategy::OneForOne).intensity(5, Duration::from_secs(10)),
+    )
+    .child(ChildSpec::worker(METRICS_ID, move |ctx| {
+        Ok(ctx.start(Metrics::new(gate.clone(), cache.clone())).into())
+    }))
+    .into_child_spec()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,271 @@
+//! The process-wide Prometheus recorder: built and installed once per process, described once,
+//! rendered for `GET /metrics`.
+//!
+//! Embedding applications may start several servers in one process, and the tests start many:
+//! the first use installs the recorder and every later one reuses it. When the embedder has
+//! already installed a global `metrics` recorder of its own, ours stays non-global: the server
+//! records through handles registered on our recorder directly (never through the `metrics`
+//! macros), so `/metrics` is complete either way; only the embedder's own macro calls then go
+//! to the embedder's recorder.
+
+use std::sync::{Arc, Once, OnceLock};
+
+use metrics::{Counter, Key, Label, Level, Metadata, Recorder, SharedString, Unit};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+use super::handles::Handles;
+
+/// `web_server_connections_active`.
+pub(crate) const CONNECTIONS_ACTIVE: &str = "web_server_connections_active";
+/// `web_server_connections_accepted_total`.
+pub(crate) const CONNECTIONS_ACCEPTED: &str = "web_server_connections_accepted_total";
+/// `web_server_connections_closed_total`.
+pub(crate) const CONNECTIONS_CLOSED: &str = "web_server_connections_closed_total";
+/// `web_server_requests_total`.
+pub(crate) const REQUESTS: &str = "web_server_requests_total";
+/// `web_server_requests_per_second`.
+pub(crate) const REQUESTS_PER_SECOND: &str = "web_server_requests_per_second";
+/// `web_server_request_duration_seconds`.
+pub(crate) const REQUEST_DURATION: &str = "web_server_request_duration_seconds";
+/// `web_server_response_bytes_total`.
+pub(crate) const RESPONSE_BYTES: &str = "web_server_response_bytes_total";
+/// `web_server_resident_memory_bytes`.
+pub(crate) const RESIDENT_MEMORY: &str = "web_server_resident_memory_bytes";
+/// `web_server_cache_hits_total`.
+pub(crate) const CACHE_HITS: &str = "web_server_cache_hits_total";
+/// `web_server_cache_misses_total`.
+pub(crate) const CACHE_MISSES: &str = "web_server_cache_misses_total";
+/// `web_server_cache_evictions_total`.
+pub(crate) const CACHE_EVICTIONS: &str = "web_server_cache_evictions_total";
+/// `web_server_cache_entries`.
+pub(crate) const CACHE_ENTRIES: &str = "web_server_cache_entries";
+/// `web_server_cache_bytes`.
+pub(crate) const CACHE_BYTES: &str = "web_server_cache_bytes";
+/// `web_server_supervisor_restarts_total`.
+pub(crate) const SUPERVISOR_RESTARTS: &str = "web_server_supervisor_restarts_total";
+/// `web_server_tls_handshakes_total`.
+pub(crate) const TLS_HANDSHAKES: &str = "web_server_tls_handshakes_total";
+/// `web_server_tls_handshake_failures_total`.
+pub(crate) const TLS_HANDSHAKE_FAILURES: &str = "web_server_tls_handshake_failures_total";
+
+/// Upper bounds of the latency histogram's buckets, in seconds: 50 µs to 10 s in 1-2.5-5
+/// steps (a cache hit on loopback takes tens of microseconds; a slow client, seconds).
+pub const LATENCY_BUCKETS: [f64; 17] = [
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0,
+];
+
+/// What every series is registered with (the exporter ignores it; `metrics` requires it).
+pub(crate) const METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// Every series with its type, unit and HELP text, as rendered.
+const DESCRIPTIONS: [(Kind, &str, Unit, &str); 16] = [
+    (
+        Kind::Gauge,
+        CONNECTIONS_ACTIVE,
+        Unit::Count,
+        "Client connections open now, on every listener (admin endpoint included).",
+    ),
+    (
+        Kind::Counter,
+        CONNECTIONS_ACCEPTED,
+        Unit::Count,
+        "Client connections accepted, on every listener (admin endpoint included).",
+    ),
+    (
+        Kind::Counter,
+        CONNECTIONS_CLOSED,
+        Unit::Count,
+        "Client connections closed, for any reason.",
+    ),
+    (
+        Kind::Counter,
+        REQUESTS,
+        Unit::Count,
+        "Requests answered, by method (the standard ones, else \"other\") and status class.",
+    ),
+    (
+        Kind::Gauge,
+        REQUESTS_PER_SECOND,
+        Unit::CountPerSecond,
+        "Requests answered per second over the last 10 seconds, sampled every second.",
+    ),
+    (
+        Kind::Histogram,
+        REQUEST_DURATION,
+        Unit::Seconds,
+        "Time from a request's first byte to the last byte of its response.",
+    ),
+    (
+        Kind::Counter,
+        RESPONSE_BYTES,
+        Unit::Bytes,
+        "Response bytes written to clients (heads and content).",
+    ),
+    (
+        Kind::Gauge,
+        RESIDENT_MEMORY,
+        Unit::Bytes,
+        "Resident memory of the process (/proc/self/statm), sampled every second.",
+    ),
+    (
+        Kind::Counter,
+        CACHE_HITS,
+        Unit::Count,
+        "File cache lookups answered from memory.",
+    ),
+    (
+        Kind::Counter,
+        CACHE_MISSES,
+        Unit::Count,
+        "File cache lookups that had to read the file.",
+    ),
+    (
+        Kind::Counter,
+        CACHE_EVICTIONS,
+        Unit::Count,
+        "Entries evicted from the file cache to stay within its limits.",
+    ),
+    (
+        Kind::Gauge,
+        CACHE_ENTRIES,
+        Unit::Count,
+        "Files held in the file cache now, sampled every second.",
+    ),
+    (
+        Kind::Gauge,
+        CACHE_BYTES,
+        Unit::Bytes,
+        "Bytes held in the file cache now, sampled every second.",
+    ),
+    (
+        Kind::Counter,
+        SUPERVISOR_RESTARTS,
+        Unit::Count,
+        "Children restarted, by the id of the supervisor that restarted them.",
+    ),
+    (
+        Kind::Counter,
+        TLS_HANDSHAKES,
+        Unit::Count,
+        "TLS handshakes attempted, failed ones included.",
+    ),
+    (
+        Kind::Counter,
+        TLS_HANDSHAKE_FAILURES,
+        Unit::Count,
+        "TLS handshakes that failed.",
+    ),
+];
+
+/// The seed tree's supervisors whose ids are fixed: their restart counters are registered at
+/// zero, so a dashboard or an alert on `increase()` sees the first restart too. Supervisors
+/// of other trees appear at their first restart.
+const SEED_SUPERVISORS: [&str; 5] = [
+    crate::tree::ROOT_ID,
+    crate::tcp::PUBLIC.listener_sup,
+    crate::tcp::PUBLIC.acceptor_sup,
+    crate::cache::CACHE_SUP_ID,
+    super::METRICS_SUP_ID,
+];
+
+/// Metric types, for describing.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// A monotonic count.
+    Counter,
+    /// A value sampled or set.
+    Gauge,
+    /// A distribution with buckets.
+    Histogram,
+}
+
+/// The process's recorder and what was registered on it.
+pub(crate) struct Installed {
+    /// Renders the exposition text and runs upkeep.
+    pub(crate) handle: PrometheusHandle,
+    /// Registers series; when `global`, the same recorder sits in `metrics`' global slot.
+    recorder: Arc<PrometheusRecorder>,
+    /// Whether `metrics`' global recorder is ours (false when the embedder installed theirs).
+    pub(crate) global: bool,
+    /// Handles registered once, used on every recording.
+    pub(crate) handles: Handles,
+}
+
+/// Installed on first use; never replaced, so it outlives every actor and server.
+static INSTALLED: OnceLock<Installed> = OnceLock::new();
+
+/// Adds the restart observer once, after the recorder is installed: never while `INSTALLED`
+/// is being initialised, so an observer that records (ours, or an embedder's calling into this
+/// module) can never wait on an initialisation that waits on the observers' lock.
+static OBSERVE_RESTARTS: Once = Once::new();
+
+/// The process's recorder, installed on first use.
+#[inline]
+pub(crate) fn installed() -> &'static Installed {
+    if let Some(installed) = INSTALLED.get() {
+        return installed;
+    }
+    let installed = INSTALLED.get_or_init(install);
+    OBSERVE_RESTARTS.call_once(|| {
+        web_server_supervision::add_restart_observer(|supervisor, _child| {
+            super::supervisor_restart(supervisor.as_str());
+        });
+    });
+    installed
+}
+
+fn install() -> Installed {
+    let builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.to_owned()), &LATENCY_BUCKETS)
+        .expect("LATENCY_BUCKETS is not empty");
+    let recorder = Arc::new(builder.build_recorder());
+    let handle = recorder.handle();
+    let global = match metrics::set_global_recorder(recorder.clone()) {
+        Ok(()) => true,
+        Err(_) => {
+            tracing::info!(
+                "a global metrics recorder is already installed; web_server's series are \
+                 still rendered on /metrics, through a recorder of their own"
+            );
+            false
+        }
+    };
+    for (kind, name, unit, help) in DESCRIPTIONS {
+        let help = SharedString::const_str(help);
+        match kind {
+            Kind::Counter => recorder.describe_counter(name.into(), Some(unit), help),
+            Kind::Gauge => recorder.describe_gauge(name.into(), Some(unit), help),
+            Kind::Histogram => recorder.describe_histogram(name.into(), Some(unit), help),
+        }
+    }
+    let handles = Handles::register(&*recorder);
+    for supervisor in SEED_SUPERVISORS {
+        // Registering is enough for the exporter to render the series, at 0.
+        let _zero = supervisor_restarts(&recorder, supervisor);
+    }
+    Installed {
+        handle,
+        recorder,
+        global,
+        handles,
+    }
+}
+
+impl Installed {
+    /// The restart counter of one supervisor (a registry look-up: restarts are rare).
+    pub(crate) fn supervisor_restarts(&self, supervisor: &str) -> Counter {
+        supervisor_restarts(&self.recorder, supervisor)
+    }
+}
+
+fn supervisor_restarts(recorder: &PrometheusRecorder, supervisor: &str) -> Counter {
+    let key = Key::from_parts(
+        SUPERVISOR_RESTARTS,
+        vec![Label::new("supervisor", supervisor.to_owned())],
+    );
+    recorder.register_counter(&key, &METADATA)
+}
