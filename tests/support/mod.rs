@@ -20,6 +20,7 @@ enum Command {
     Snapshot(mpsc::Sender<NodeSnapshot>),
     Kill(String, mpsc::Sender<bool>),
     Active(mpsc::Sender<usize>),
+    Cache(mpsc::Sender<web_server::cache::CacheStats>),
     Stop,
 }
 
@@ -67,6 +68,9 @@ impl TestServer {
                         Command::Active(reply) => {
                             let _ = reply.send(server.active_connections());
                         }
+                        Command::Cache(reply) => {
+                            let _ = reply.send(server.cache_stats());
+                        }
                         Command::Stop => break,
                     }
                 }
@@ -103,6 +107,13 @@ impl TestServer {
     pub fn active_connections(&self) -> usize {
         let (tx, rx) = mpsc::channel();
         self.commands.send(Command::Active(tx)).unwrap();
+        rx.recv_timeout(WAIT).unwrap()
+    }
+
+    /// The static-file cache's contents and counters.
+    pub fn cache(&self) -> web_server::cache::CacheStats {
+        let (tx, rx) = mpsc::channel();
+        self.commands.send(Command::Cache(tx)).unwrap();
         rx.recv_timeout(WAIT).unwrap()
     }
 

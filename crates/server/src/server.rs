@@ -11,7 +11,7 @@ use web_server_http::{Limits, Router, StaticFiles, StaticOptions};
 use web_server_supervision::{ExitReason, StartError, SupervisorRef};
 
 use crate::admin::{self, AdminConfig, AdminEndpoint};
-use crate::cache::{CacheOptions, StaticCache, StaticLoader};
+use crate::cache::{CacheOptions, CacheStats, StaticCache, StaticLoader};
 use crate::config::Settings;
 use crate::service::{ConnectionOptions, Service};
 use crate::tcp::acceptor_sup::Partitions;
@@ -131,6 +131,8 @@ pub struct Server {
     shared: Arc<ListenerShared>,
     /// The worker threads, stopped after the tree.
     workers: Vec<Arbiter>,
+    /// The static-file cache's shared handle.
+    cache: Arc<StaticCache>,
     /// The admin endpoint, when configured.
     admin: Option<AdminEndpoint>,
 }
@@ -224,6 +226,7 @@ impl Server {
             addrs,
             shared,
             workers: arbiters,
+            cache,
             admin,
         })
     }
@@ -236,6 +239,11 @@ impl Server {
     /// The admin endpoint's addresses (empty when it does not run).
     pub fn admin_addrs(&self) -> &[SocketAddr] {
         self.admin.as_ref().map_or(&[], |admin| &admin.addrs)
+    }
+
+    /// The static-file cache's contents and counters.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
     }
 
     /// The root supervisor.

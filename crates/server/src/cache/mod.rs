@@ -39,6 +39,25 @@ pub trait Loader: Send + Sync + 'static {
     fn unchanged(&self, key: &str, entry: &Self::Entry) -> bool;
 }
 
+/// What a cache holds and has done, for tests, embedders and operators.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Entries held.
+    pub entries: usize,
+    /// Bytes held.
+    pub bytes: u64,
+    /// Hits since the owner (re)started.
+    pub hits: u64,
+    /// Misses since the owner (re)started.
+    pub misses: u64,
+    /// Evictions since the owner (re)started.
+    pub evictions: u64,
+    /// Files loaded since the owner (re)started.
+    pub loads: u64,
+    /// The keys held, least recently used last.
+    pub keys: Vec<String>,
+}
+
 /// The cache's bounds and revalidation period (`cache.*`).
 #[derive(Debug, Clone, Copy)]
 pub struct CacheOptions {
@@ -114,6 +133,28 @@ impl<L: Loader> CacheHandle<L> {
         let entry = table.table.get(key)?;
         (self.options.revalidate > Duration::ZERO && entry.is_fresh(self.options.revalidate))
             .then_some(entry)
+    }
+
+    /// The current table's contents and counters (all zero while no owner runs).
+    pub fn stats(&self) -> CacheStats {
+        let Some(owned) = self.slot.table() else {
+            return CacheStats::default();
+        };
+        let table = &owned.table;
+        let counters = table.stats();
+        CacheStats {
+            entries: table.len(),
+            bytes: table.bytes(),
+            hits: counters.hits.load(Ordering::Relaxed),
+            misses: counters.misses.load(Ordering::Relaxed),
+            evictions: counters.evictions.load(Ordering::Relaxed),
+            loads: counters.loads.load(Ordering::Relaxed),
+            keys: table
+                .snapshot()
+                .into_iter()
+                .map(|(key, _)| key.into())
+                .collect(),
+        }
     }
 
     /// Asks the owner to load (or revalidate) `key`; `None` when it cannot be cached or the
@@ -263,8 +304,16 @@ impl<L: Loader> Handler<Load<L>> for Cache<L> {
             wrap_future::<_, Self>(loading).map(move |loaded, cache, _| {
                 let entry = match loaded {
                     Ok((Some(entry), fresh_load)) => {
-                        if fresh_load && !cache.table.table.insert(&key, entry.clone()) {
-                            tracing::debug!(%key, "too large for the cache");
+                        if fresh_load {
+                            cache
+                                .table
+                                .table
+                                .stats()
+                                .loads
+                                .fetch_add(1, Ordering::Relaxed);
+                            if !cache.table.table.insert(&key, entry.clone()) {
+                                tracing::debug!(%key, "too large for the cache");
+                            }
                         }
                         Some(entry)
                     }

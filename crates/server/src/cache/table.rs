@@ -24,6 +24,8 @@ pub struct TableStats {
     pub misses: AtomicU64,
     /// Entries pushed out to respect a bound.
     pub evictions: AtomicU64,
+    /// Files read from disk into the table by the owner.
+    pub loads: AtomicU64,
 }
 
 /// An LRU table bounded by `max_entries` and `max_bytes`.
