@@ -2,105 +2,14 @@
 //! with every bound address, stops cleanly on SIGTERM, and survives running out of file
 //! descriptors. Every wait is on a log line or a socket, and bounded.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
+mod support;
+
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(20);
-
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Running {
-    fn start(mut command: Command) -> Running {
-        let mut child = command
-            .env("NO_COLOR", "1")
-            .env("WEB_SERVER__LOG__LEVEL", "info")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the binary starts");
-        let (tx, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        Running {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    fn wait_for(&mut self, needle: &str) -> String {
-        loop {
-            let line = self.lines.recv_timeout(WAIT).unwrap_or_else(|_| {
-                panic!(
-                    "no line containing {needle:?}; saw:\n{}",
-                    self.seen.join("\n")
-                )
-            });
-            self.seen.push(line.clone());
-            if line.contains(needle) {
-                return line;
-            }
-        }
-    }
-
-    /// The addresses from the ready line.
-    fn ready(&mut self) -> Vec<SocketAddr> {
-        let line = self.wait_for("listening on");
-        line.split("http://")
-            .skip(1)
-            .map(|rest| rest.split([',', ' ']).next().unwrap().parse().unwrap())
-            .collect()
-    }
-
-    fn signal(&self, name: &str) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args([name, &pid])
-            .status()
-            .unwrap()
-            .success());
-    }
-
-    fn exit_code(mut self) -> Option<i32> {
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(self.child.wait());
-        });
-        rx.recv_timeout(WAIT)
-            .expect("exits in time")
-            .unwrap()
-            .code()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
-fn server(profile: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_web_server"));
-    command.args(["--profile", profile]);
-    command
-}
+use support::process::{server, Running, WAIT};
 
 fn get(addr: SocketAddr, path: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();

@@ -17,22 +17,25 @@
 //! - `conn`: `web_server_tcp_acceptor`, the per-connection actor and its state machine.
 //! - [`service`]: the request pipeline (router, static files, panics → 500).
 //! - [`cache`], [`metrics`]: the cache and metrics actors and their supervisors.
+//! - [`reload`]: hot reload of the configuration (SIGHUP, `POST /admin/reload`).
 //! - [`admin`]: the admin endpoint (tree, kills, metrics, health, readiness, config).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod admin;
 pub mod cache;
 pub mod config;
 pub mod conn;
 pub mod logging;
 pub mod metrics;
+pub mod reload;
 mod run;
 pub mod server;
 pub mod service;
 pub mod tcp;
 pub mod tree;
 
-pub use run::{run, shutdown_signal, RunError};
+pub use run::{run, run_until_signalled, shutdown_signal, RunError};
 pub use web_server_http as http;
 pub use web_server_supervision as supervision;

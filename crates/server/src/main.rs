@@ -1,5 +1,6 @@
 //! The `web_server` binary: parse flags, load the configuration (exit 2 on any error, before
-//! anything binds), then run the server until SIGINT or SIGTERM.
+//! anything binds), then run the server until SIGINT or SIGTERM (which drain it; a second one
+//! exits at once); SIGHUP reloads the configuration.
 
 use std::process::ExitCode;
 
@@ -32,7 +33,7 @@ fn main() -> ExitCode {
     }
     web_server::logging::init(&settings.log);
     let system = actix::System::new();
-    let outcome = system.block_on(web_server::run(settings, web_server::shutdown_signal()));
+    let outcome = system.block_on(web_server::run_until_signalled(cli, settings));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

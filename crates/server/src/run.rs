@@ -6,7 +6,8 @@ use std::future::Future;
 
 use web_server_http::Router;
 
-use crate::config::Settings;
+use crate::config::{Cli, Settings};
+use crate::reload::ConfigSource;
 use crate::server::{Server, ServerConfig};
 
 /// Why a server stopped other than by the shutdown signal.
@@ -29,14 +30,46 @@ impl fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
-/// Starts a server for `settings` and runs it until `shutdown` resolves, then stops the tree
-/// in reverse start order. Must run inside an actix `System`.
+/// Starts a server for `settings` and runs it until `shutdown` resolves, then drains it and
+/// stops the tree in reverse start order. Must run inside an actix `System`.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
+    run_with(settings, None, shutdown).await
+}
+
+/// What the binary runs: the server for `settings` until SIGINT or SIGTERM, which drains it
+/// (a second signal exits at once, with code 130); SIGHUP re-reads the configuration as `cli`
+/// says and applies it (see [`crate::reload`]).
+pub async fn run_until_signalled(cli: Cli, settings: Settings) -> Result<(), RunError> {
+    let (first_signal, first) = tokio::sync::oneshot::channel::<()>();
+    actix_rt::spawn(async move {
+        shutdown_signal().await;
+        let _ = first_signal.send(());
+        shutdown_signal().await;
+        tracing::warn!("second signal: exiting at once, without draining");
+        std::process::exit(130);
+    });
+    let source = ConfigSource::new(move || Settings::load(&cli).map_err(|err| err.to_string()));
+    run_with(settings, Some(source), async {
+        let _ = first.await;
+    })
+    .await
+}
+
+async fn run_with(
+    settings: Settings,
+    source: Option<ConfigSource>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
     tracing::info!(profile = %settings.profile, "configuration loaded");
-    let config = ServerConfig::from_settings(&settings);
+    let mut config = ServerConfig::from_settings(&settings);
+    let reloads = source.is_some();
+    config.config_source = source;
     let server = Server::start(config, Router::new())
         .await
         .map_err(|err| RunError::Start(err.to_string()))?;
+    if reloads {
+        reload_on_sighup(&server);
+    }
     tokio::select! {
         () = shutdown => {
             tracing::info!("shutting down");
@@ -45,6 +78,31 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
         }
         reason = server.exited() => Err(RunError::TreeExited(reason.to_string())),
     }
+}
+
+/// Re-reads and applies the configuration on every SIGHUP (logged by the reloader).
+fn reload_on_sighup(server: &Server) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let reloader = server.reloader();
+        match signal(SignalKind::hangup()) {
+            Ok(mut hangups) => {
+                actix_rt::spawn(async move {
+                    while hangups.recv().await.is_some() {
+                        tracing::info!("SIGHUP: reloading the configuration");
+                        // Errors are logged by the reloader; the old configuration stays.
+                        let _ = reloader.reload();
+                    }
+                });
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for SIGHUP; reload with POST /admin/reload")
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = server;
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

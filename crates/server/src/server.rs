@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use web_server_supervision::{ExitReason, StartError, SupervisorRef};
 use crate::admin::{self, AdminConfig, AdminEndpoint};
 use crate::cache::{CacheOptions, CacheStats, StaticCache, StaticLoader};
 use crate::config::Settings;
+use crate::reload::{ConfigSource, ReloadReport, Reloader};
 use crate::service::{ConnectionOptions, Service};
 use crate::tcp::acceptor_sup::Partitions;
 use crate::tcp::bind;
@@ -45,6 +46,11 @@ pub struct ServerConfig {
     pub admin: Option<AdminConfig>,
     /// The effective configuration with secrets redacted, shown by `GET /admin/config`.
     pub config_text: String,
+    /// The log settings in force, for reloads to compare against (`None` when the embedding
+    /// application manages logging).
+    pub log: Option<crate::config::LogSettings>,
+    /// Where a reload (SIGHUP, `POST /admin/reload`) re-reads the configuration.
+    pub config_source: Option<ConfigSource>,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +71,8 @@ impl Default for ServerConfig {
             },
             admin: None,
             config_text: String::new(),
+            log: None,
+            config_source: None,
         }
     }
 }
@@ -114,6 +122,8 @@ impl ServerConfig {
                 token: settings.admin.token.clone(),
                 allow_kill: settings.admin.allow_kill,
             }),
+            log: Some(settings.log.clone()),
+            config_source: None,
             config_text: settings
                 .to_redacted_toml()
                 .unwrap_or_else(|err| format!("# cannot render the configuration: {err}\n")),
@@ -133,6 +143,8 @@ pub struct Server {
     workers: Vec<Arbiter>,
     /// The static-file cache's shared handle.
     cache: Arc<StaticCache>,
+    /// Applies configuration reloads.
+    reloader: Arc<Reloader>,
     /// The admin endpoint, when configured.
     admin: Option<AdminEndpoint>,
 }
@@ -159,13 +171,12 @@ impl Server {
         let addrs = sockets.addrs.clone();
         let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
         let partitions = Partitions::new(workers);
-        let shared = Arc::new(ListenerShared {
+        let shared = ListenerShared::new(
             sockets,
-            workers: arbiters.iter().map(Arbiter::handle).collect(),
-            partitions: partitions.clone(),
-            gate: ConnectionGate::new(config.max_connections),
-            accepting: AtomicBool::new(false),
-        });
+            arbiters.iter().map(Arbiter::handle).collect(),
+            partitions.clone(),
+            ConnectionGate::new(config.max_connections),
+        );
         let router = Arc::new(router);
         let cache = StaticCache::new(config.cache);
         let loader = StaticLoader::new(router.clone(), config.static_options.max_inline_bytes);
@@ -174,6 +185,12 @@ impl Server {
             router,
             config.connection.clone(),
             enabled.then(|| cache.clone()),
+        );
+        let reloader = Reloader::new(
+            config.clone(),
+            service.clone(),
+            cache.clone(),
+            shared.gate.clone(),
         );
         let spec = tree::web_server_sup(
             &shared,
@@ -201,6 +218,7 @@ impl Server {
                     shared.clone(),
                     config.config_text.clone(),
                     config.connection.clone(),
+                    reloader.clone(),
                 )
                 .await;
                 match started {
@@ -227,6 +245,7 @@ impl Server {
             shared,
             workers: arbiters,
             cache,
+            reloader,
             admin,
         })
     }
@@ -239,6 +258,16 @@ impl Server {
     /// The admin endpoint's addresses (empty when it does not run).
     pub fn admin_addrs(&self) -> &[SocketAddr] {
         self.admin.as_ref().map_or(&[], |admin| &admin.addrs)
+    }
+
+    /// Re-reads the configuration source and applies it (what SIGHUP does).
+    pub fn reload(&self) -> Result<ReloadReport, String> {
+        self.reloader.reload()
+    }
+
+    /// The reloader, to trigger reloads from elsewhere (a signal handler).
+    pub fn reloader(&self) -> Arc<Reloader> {
+        self.reloader.clone()
     }
 
     /// The static-file cache's contents and counters.
@@ -264,10 +293,20 @@ impl Server {
     /// Stops the tree in reverse start order (connections finish their request in progress,
     /// within the shutdown timeout), then the worker threads.
     pub async fn stop(self) -> ExitReason {
+        // Stop accepting at once (readiness goes false, new connections are refused), then stop
+        // the tree in reverse start order: connections finish the request in progress within
+        // their shutdown timeout, idle ones close at once. The admin endpoint goes last, so
+        // probes see `/ready` answer 503 during the drain.
+        self.shared.close().await;
+        tracing::info!(
+            active = self.shared.gate.active(),
+            "stopped accepting; draining connections"
+        );
+        let reason = self.root.shutdown().await;
         if let Some(admin) = &self.admin {
+            admin.shared.close().await;
             admin.root.shutdown().await;
         }
-        let reason = self.root.shutdown().await;
         for worker in &self.workers {
             worker.stop();
         }

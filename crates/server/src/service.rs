@@ -25,7 +25,7 @@ use web_server_http::{Limits, Method, Prepared, Request, Response, Route, Router
 use crate::cache::StaticCache;
 
 /// What a connection needs to know besides the router: limits and timeouts from the config.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionOptions {
     /// Request size limits (`limits.*`).
     pub limits: Limits,
@@ -68,8 +68,10 @@ pub struct Service {
     router: Arc<Router>,
     /// The static-file cache, when enabled.
     cache: Option<Arc<StaticCache>>,
-    /// Limits and timeouts.
-    options: ConnectionOptions,
+    /// Limits and timeouts; replaced as a whole by a configuration reload.
+    options: std::sync::RwLock<Arc<ConnectionOptions>>,
+    /// Bumped on every reload, so connections notice with one atomic load per request.
+    generation: std::sync::atomic::AtomicU64,
     /// Asynchronous routes answered before the router (the admin endpoint's).
     intercept: Option<Intercept>,
 }
@@ -80,7 +82,8 @@ impl Service {
         Arc::new(Service {
             router: Arc::new(router),
             cache: None,
-            options,
+            options: std::sync::RwLock::new(Arc::new(options)),
+            generation: std::sync::atomic::AtomicU64::new(0),
             intercept: None,
         })
     }
@@ -94,7 +97,8 @@ impl Service {
         Arc::new(Service {
             router,
             cache,
-            options,
+            options: std::sync::RwLock::new(Arc::new(options)),
+            generation: std::sync::atomic::AtomicU64::new(0),
             intercept: None,
         })
     }
@@ -108,14 +112,34 @@ impl Service {
         Arc::new(Service {
             router: Arc::new(router),
             cache: None,
-            options,
+            options: std::sync::RwLock::new(Arc::new(options)),
+            generation: std::sync::atomic::AtomicU64::new(0),
             intercept: Some(intercept),
         })
     }
 
-    /// The connection options.
-    pub fn options(&self) -> &ConnectionOptions {
-        &self.options
+    /// The current connection options.
+    pub fn options(&self) -> Arc<ConnectionOptions> {
+        self.options
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Which options are current; changes on every [`set_options`](Self::set_options).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Replaces the options (configuration reload). Connections pick them up before their next
+    /// request; a request in progress keeps the options it started with.
+    pub fn set_options(&self, options: ConnectionOptions) {
+        *self
+            .options
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(options);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Answers one request. Returns the request back so the caller can log it.

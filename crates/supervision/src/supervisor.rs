@@ -472,7 +472,7 @@ impl Supervisor {
                 record.status = ChildStatus::Running;
                 record.started_at = Some(SystemTime::now());
                 record.arbiter = thread;
-                tracing::debug!(supervisor = %self.id, child = %record.spec.id, "child started");
+                tracing::info!(supervisor = %self.id, child = %record.spec.id, "child started");
                 if let Purpose::Added(reply) | Purpose::Manual(reply) = purpose {
                     let _ = reply.send(Ok(()));
                 }

@@ -11,6 +11,7 @@
 //! | `GET /admin/tree.html` | the tree drawn as Erlang's observer does, refreshing live |
 //! | `POST /admin/actors/{id}/kill` | kills that node abnormally (when `admin.allow_kill`) |
 //! | `GET /admin/config` | the effective configuration, secrets redacted |
+//! | `POST /admin/reload` | re-reads the configuration, as SIGHUP does (see [`crate::reload`]) |
 //!
 //! With `admin.token` set, every route but `/health` needs `Authorization: Bearer <token>`.
 
@@ -18,7 +19,7 @@ mod auth;
 mod tree;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ use futures_util::future::{self, FutureExt, LocalBoxFuture};
 use web_server_http::{Method, Request, Response, Router, StatusCode};
 use web_server_supervision::{ChildError, StartError, SupervisorRef};
 
+use crate::reload::Reloader;
 use crate::service::{ConnectionOptions, Intercept, Service};
 use crate::tcp::acceptor_sup::Partitions;
 use crate::tcp::bind;
@@ -35,7 +37,7 @@ use crate::tcp::listener::ListenerShared;
 use crate::tcp::{self, ADMIN};
 
 /// Where and how the admin endpoint runs (`admin.*`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminConfig {
     /// Its own listening address, loopback by default.
     pub bind: SocketAddr,
@@ -60,6 +62,8 @@ pub(crate) struct AdminState {
     pub(crate) allow_kill: bool,
     /// The effective configuration as TOML, secrets already redacted.
     pub(crate) config_text: String,
+    /// Applies `POST /admin/reload`.
+    pub(crate) reloader: Arc<Reloader>,
     /// Matches `/admin/actors/:id/kill` and decodes the id (ids contain `/` and `#`).
     kill_route: Router,
 }
@@ -70,6 +74,8 @@ pub(crate) struct AdminEndpoint {
     pub(crate) root: SupervisorRef,
     /// Addresses it listens on.
     pub(crate) addrs: Vec<SocketAddr>,
+    /// Its sockets, closed when the server stops.
+    pub(crate) shared: Arc<ListenerShared>,
 }
 
 /// Binds the admin address and starts its tree on the current Arbiter.
@@ -79,17 +85,17 @@ pub(crate) async fn start(
     public: Arc<ListenerShared>,
     config_text: String,
     mut options: ConnectionOptions,
+    reloader: Arc<Reloader>,
 ) -> Result<AdminEndpoint, StartError> {
     let sockets = bind::bind_all(&[config.bind], 1, 64)
         .map_err(|err| StartError::new(format!("admin endpoint: {err}")))?;
     let addrs = sockets.addrs.clone();
-    let shared = Arc::new(ListenerShared {
+    let shared = ListenerShared::new(
         sockets,
-        workers: vec![Arbiter::current()],
-        partitions: Partitions::new(1),
-        gate: ConnectionGate::new(ADMIN_MAX_CONNECTIONS),
-        accepting: AtomicBool::new(false),
-    });
+        vec![Arbiter::current()],
+        Partitions::new(1),
+        ConnectionGate::new(ADMIN_MAX_CONNECTIONS),
+    );
     let mut kill_route = Router::new();
     kill_route
         .post("/admin/actors/:id/kill", |_, _| {
@@ -102,6 +108,7 @@ pub(crate) async fn start(
         token: config.token.clone(),
         allow_kill: config.allow_kill,
         config_text,
+        reloader,
         kill_route,
     });
     // Scrapes and tree pages are small; a generous keep-alive suits a refreshing page.
@@ -120,7 +127,11 @@ pub(crate) async fn start(
         .map(|a| format!("http://{a}/admin/tree.html"))
         .collect();
     tracing::info!("admin endpoint on {}", urls.join(", "));
-    Ok(AdminEndpoint { root, addrs })
+    Ok(AdminEndpoint {
+        root,
+        addrs,
+        shared,
+    })
 }
 
 /// The admin routes, as a service interceptor.
@@ -141,6 +152,7 @@ fn route(state: &Arc<AdminState>, request: &Request) -> Option<LocalBoxFuture<'s
                 | "/admin/tree"
                 | "/admin/tree.html"
                 | "/admin/config"
+                | "/admin/reload"
         );
     if !known {
         return None;
@@ -166,6 +178,23 @@ fn route(state: &Arc<AdminState>, request: &Request) -> Option<LocalBoxFuture<'s
         }
         let root = state.root.clone();
         return Some(async move { kill(root, id).await }.boxed_local());
+    }
+    if path == "/admin/reload" {
+        if method != Method::Post {
+            return answer(not_allowed("POST"));
+        }
+        return answer(match state.reloader.reload() {
+            Ok(report) => typed(
+                StatusCode::OK,
+                "application/json",
+                serde_json::to_string(&report).unwrap_or_default() + "\n",
+            ),
+            Err(err) => typed(
+                StatusCode::UNPROCESSABLE_CONTENT,
+                "application/json",
+                serde_json::json!({ "error": err }).to_string() + "\n",
+            ),
+        });
     }
     if let Some(refused) = get_only(method) {
         return answer(refused);

@@ -22,7 +22,7 @@ pub(super) async fn json(state: &AdminState, all_connections: bool) -> Response 
     };
     let public = &state.public;
     let listener = json!({
-        "addresses": public.sockets.addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "addresses": public.addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "accepting": public.accepting.load(Ordering::Acquire),
         "active_connections": public.gate.active(),
         "total_connections": public.gate.accepted(),

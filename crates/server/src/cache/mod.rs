@@ -59,7 +59,7 @@ pub struct CacheStats {
 }
 
 /// The cache's bounds and revalidation period (`cache.*`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheOptions {
     /// Bytes held at most (`cache.max_bytes`).
     pub max_bytes: u64,
@@ -113,8 +113,10 @@ pub struct CacheHandle<L: Loader> {
     pub slot: Arc<TableSlot<Fresh<L::Entry>>>,
     /// The owner's current address (set on every start).
     owner: Mutex<Option<Addr<Cache<L>>>>,
-    /// Bounds and revalidation period.
-    pub options: CacheOptions,
+    /// Bounds and revalidation period; a reload replaces them.
+    options: Mutex<CacheOptions>,
+    /// The revalidation period in milliseconds, read on every hit.
+    revalidate_ms: AtomicU64,
 }
 
 impl<L: Loader> CacheHandle<L> {
@@ -123,16 +125,39 @@ impl<L: Loader> CacheHandle<L> {
         Arc::new(CacheHandle {
             slot: TableSlot::new(),
             owner: Mutex::new(None),
-            options,
+            options: Mutex::new(options),
+            revalidate_ms: AtomicU64::new(options.revalidate.as_millis() as u64),
         })
+    }
+
+    /// The current options.
+    pub fn options(&self) -> CacheOptions {
+        *self.options.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// New bounds and revalidation period (configuration reload); the live table shrinks or
+    /// grows at once, keeping what still fits.
+    pub fn set_options(&self, options: CacheOptions) {
+        *self.options.lock().unwrap_or_else(|p| p.into_inner()) = options;
+        self.revalidate_ms
+            .store(options.revalidate.as_millis() as u64, Ordering::Relaxed);
+        if let Some(owned) = self.slot.table() {
+            owned
+                .table
+                .set_bounds(options.max_entries, options.max_bytes);
+        }
+    }
+
+    fn revalidate(&self) -> Duration {
+        Duration::from_millis(self.revalidate_ms.load(Ordering::Relaxed))
     }
 
     /// A fresh entry for `key` from the table, without leaving the calling thread.
     pub fn hit(&self, key: &str) -> Option<Arc<Fresh<L::Entry>>> {
         let table = self.slot.table()?;
         let entry = table.table.get(key)?;
-        (self.options.revalidate > Duration::ZERO && entry.is_fresh(self.options.revalidate))
-            .then_some(entry)
+        let revalidate = self.revalidate();
+        (revalidate > Duration::ZERO && entry.is_fresh(revalidate)).then_some(entry)
     }
 
     /// The current table's contents and counters (all zero while no owner runs).
@@ -200,7 +225,7 @@ pub struct Cache<L: Loader> {
 
 impl<L: Loader> Cache<L> {
     fn new(handle: Arc<CacheHandle<L>>, loader: Arc<L>) -> Self {
-        let options = handle.options;
+        let options = handle.options();
         let table = handle.slot.publish(options.max_entries, options.max_bytes);
         Cache {
             handle,
@@ -217,7 +242,7 @@ impl<L: Loader> Cache<L> {
         if self.sweeping {
             return;
         }
-        let half = self.handle.options.revalidate / 2;
+        let half = self.handle.revalidate() / 2;
         let due: Vec<_> = self
             .table
             .table
@@ -252,6 +277,18 @@ impl<L: Loader> Cache<L> {
     }
 }
 
+impl<L: Loader> Cache<L> {
+    /// Sweeps every half revalidation period, as currently configured. The pending timer also
+    /// keeps the actor alive without anyone holding its address.
+    fn schedule_sweep(&mut self, ctx: &mut Context<Self>) {
+        let period = (self.handle.revalidate() / 2).max(Duration::from_millis(50));
+        ctx.run_later(period, |cache, ctx| {
+            cache.sweep(ctx);
+            cache.schedule_sweep(ctx);
+        });
+    }
+}
+
 impl<L: Loader> Actor for Cache<L> {
     type Context = Context<Self>;
 
@@ -259,9 +296,7 @@ impl<L: Loader> Actor for Cache<L> {
         if let Ok(mut owner) = self.handle.owner.lock() {
             *owner = Some(ctx.address());
         }
-        let period = (self.handle.options.revalidate / 2).max(Duration::from_millis(50));
-        // The sweep also keeps the actor alive without anyone holding its address.
-        ctx.run_interval(period, |cache, ctx| cache.sweep(ctx));
+        self.schedule_sweep(ctx);
     }
 }
 

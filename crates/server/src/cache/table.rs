@@ -36,8 +36,8 @@ pub struct Table<V> {
     bytes: AtomicU64,
     /// Entries now (mirrors the map's length, readable without the lock).
     entries: AtomicUsize,
-    /// Byte bound.
-    max_bytes: u64,
+    /// Byte bound; changed by a configuration reload.
+    max_bytes: AtomicU64,
     /// Hits, misses, evictions.
     stats: TableStats,
 }
@@ -51,7 +51,7 @@ impl<V: Weighed> Table<V> {
             )),
             bytes: AtomicU64::new(0),
             entries: AtomicUsize::new(0),
-            max_bytes,
+            max_bytes: AtomicU64::new(max_bytes),
             stats: TableStats::default(),
         }
     }
@@ -77,7 +77,7 @@ impl<V: Weighed> Table<V> {
     /// bounds hold. An entry heavier than the whole byte bound is not inserted.
     pub fn insert(&self, key: &str, value: Arc<V>) -> bool {
         let weight = value.weight();
-        if weight > self.max_bytes {
+        if weight > self.max_bytes.load(Ordering::Relaxed) {
             return false;
         }
         let mut map = self.lock();
@@ -91,7 +91,31 @@ impl<V: Weighed> Table<V> {
             }
         }
         self.bytes.fetch_add(weight, Ordering::Relaxed);
-        while self.bytes.load(Ordering::Relaxed) > self.max_bytes {
+        self.evict_over_bytes(&mut map);
+        self.entries.store(map.len(), Ordering::Relaxed);
+        true
+    }
+
+    /// New bounds (configuration reload): entries beyond them are evicted, least recently used
+    /// first.
+    pub fn set_bounds(&self, max_entries: usize, max_bytes: u64) {
+        let mut map = self.lock();
+        self.max_bytes.store(max_bytes, Ordering::Relaxed);
+        let cap = NonZeroUsize::new(max_entries.max(1)).expect("at least one");
+        while map.len() > cap.get() {
+            if let Some((_, evicted)) = map.pop_lru() {
+                self.bytes.fetch_sub(evicted.weight(), Ordering::Relaxed);
+                self.stats.evictions.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::cache_eviction();
+            }
+        }
+        map.resize(cap);
+        self.evict_over_bytes(&mut map);
+        self.entries.store(map.len(), Ordering::Relaxed);
+    }
+
+    fn evict_over_bytes(&self, map: &mut LruCache<Box<str>, Arc<V>>) {
+        while self.bytes.load(Ordering::Relaxed) > self.max_bytes.load(Ordering::Relaxed) {
             match map.pop_lru() {
                 Some((_, evicted)) => {
                     self.bytes.fetch_sub(evicted.weight(), Ordering::Relaxed);
@@ -101,8 +125,6 @@ impl<V: Weighed> Table<V> {
                 None => break,
             }
         }
-        self.entries.store(map.len(), Ordering::Relaxed);
-        true
     }
 
     /// Removes `key` if it still maps to `expected` (a newer entry is left alone).
@@ -279,6 +301,21 @@ mod tests {
         assert!(!table.remove_if("/a", &old));
         assert!(table.remove_if("/a", &newer));
         assert!(table.is_empty() && table.bytes() == 0);
+    }
+
+    #[test]
+    fn shrinking_the_bounds_evicts_the_least_recently_used() {
+        let table = Table::new(10, 100);
+        for key in ["/a", "/b", "/c", "/d"] {
+            table.insert(key, Arc::new(Blob(10)));
+        }
+        table.get("/a");
+        table.set_bounds(2, 100);
+        assert_eq!(table.len(), 2);
+        assert!(table.peek("/a").is_some() && table.peek("/d").is_some());
+        table.set_bounds(10, 10);
+        assert_eq!((table.len(), table.bytes()), (1, 10));
+        assert_eq!(table.stats().evictions.load(Ordering::Relaxed), 3);
     }
 
     #[test]

@@ -5,8 +5,7 @@ use std::io::{self, IoSlice};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 /// Bytes read from the socket per call, at most: enough for a typical request head, small
@@ -27,8 +26,8 @@ pub(crate) enum ReadOutcome {
 }
 
 /// Appends at most [`READ_CHUNK`] bytes to `buf`, waiting until `deadline` at the latest.
-pub(crate) async fn read_some(
-    io: &mut TcpStream,
+pub(crate) async fn read_some<T: AsyncRead + Unpin>(
+    io: &mut T,
     buf: &mut BytesMut,
     deadline: Instant,
 ) -> ReadOutcome {
@@ -45,8 +44,8 @@ pub(crate) async fn read_some(
 
 /// Writes `head` then `body` completely, with vectored writes; fails with `TimedOut` when a
 /// single write makes no progress for `stall` (a peer that stopped reading).
-pub(crate) async fn write_all(
-    io: &mut TcpStream,
+pub(crate) async fn write_all<T: AsyncWrite + Unpin>(
+    io: &mut T,
     head: &[u8],
     body: &[u8],
     stall: Duration,
@@ -71,7 +70,7 @@ pub(crate) async fn write_all(
 /// Closes politely: sends FIN, then drains what the peer still sends for a short, bounded
 /// while, so that unread request bytes do not turn the close into a reset that could destroy
 /// the response still in flight (nginx's lingering close).
-pub(crate) async fn linger_close(io: &mut TcpStream) {
+pub(crate) async fn linger_close<T: AsyncRead + AsyncWrite + Unpin>(io: &mut T) {
     const LINGER: Duration = Duration::from_millis(500);
     const LINGER_BYTES: usize = 64 * 1024;
     if io.shutdown().await.is_err() {

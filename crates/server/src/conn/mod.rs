@@ -8,6 +8,7 @@
 
 mod io;
 pub(crate) mod state;
+pub mod transport;
 
 use std::net::SocketAddr;
 use std::rc::Rc;

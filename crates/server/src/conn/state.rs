@@ -19,7 +19,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use web_server_http::response::CONTINUE;
@@ -30,7 +29,8 @@ use web_server_http::{
 };
 
 use super::io::{self, ReadOutcome};
-use crate::service::Service;
+use super::transport::Transport;
+use crate::service::{ConnectionOptions, Service};
 use crate::tcp::gate::ConnectionPermit;
 
 /// Bytes of file content read and written at a time when streaming.
@@ -83,13 +83,17 @@ enum State {
 }
 
 /// One client connection: its socket, buffers and progress.
-pub(crate) struct Connection {
-    /// The client socket.
-    io: TcpStream,
+pub(crate) struct Connection<T: Transport> {
+    /// The client's byte stream (plain TCP or TLS).
+    io: T,
     /// For logs.
     peer: SocketAddr,
     /// What to answer requests with.
     service: Arc<Service>,
+    /// Limits and timeouts, as of the service generation below; refreshed between requests.
+    options: Arc<ConnectionOptions>,
+    /// The service generation `options` came from.
+    generation: u64,
     /// Bytes read but not yet consumed; empty and unallocated while idle.
     buf: BytesMut,
     /// Incremental head parser, remembering how far it scanned `buf`.
@@ -110,14 +114,15 @@ pub(crate) struct Connection {
     _permit: ConnectionPermit,
 }
 
-impl Connection {
+impl<T: Transport> Connection<T> {
     pub(crate) fn new(
-        io: TcpStream,
+        io: T,
         peer: SocketAddr,
         service: Arc<Service>,
         drain: Rc<Drain>,
         permit: ConnectionPermit,
     ) -> Self {
+        let generation = service.generation();
         let options = service.options();
         let encoder = ResponseEncoder::new(options.server_header.as_deref())
             .unwrap_or_else(|_| ResponseEncoder::new(None).expect("no Server header is valid"));
@@ -126,6 +131,8 @@ impl Connection {
             peer,
             parser: RequestParser::new(options.limits),
             service,
+            options,
+            generation,
             buf: BytesMut::new(),
             encoder,
             out: Vec::with_capacity(256),
@@ -173,14 +180,14 @@ impl Connection {
         }
         // Give the buffer back while nothing is expected; the next read allocates anew.
         self.buf = BytesMut::new();
-        let options = self.service.options();
+        let options = &self.options;
         let wait = if self.served == 0 {
             options.header_timeout
         } else {
             options.keepalive_timeout
         };
         tokio::select! {
-            ready = self.io.readable() => {
+            ready = Transport::readable(&mut self.io) => {
                 if ready.is_err() {
                     return State::Closing;
                 }
@@ -203,8 +210,15 @@ impl Connection {
     }
 
     async fn read_head(&mut self, started: Instant) -> State {
+        if self.service.generation() != self.generation {
+            // A reload changed limits or timeouts: they apply from this request on (the parser
+            // rescans what is buffered under the new limits).
+            self.generation = self.service.generation();
+            self.options = self.service.options();
+            self.parser = RequestParser::new(self.options.limits);
+        }
         (self.request_started, self.request_method) = (started, None);
-        let deadline = started + self.service.options().header_timeout;
+        let deadline = started + self.options.header_timeout;
         loop {
             match self.parser.parse(&self.buf) {
                 Ok(Parsed::Complete { head, consumed }) => {
@@ -230,7 +244,7 @@ impl Connection {
         }
         if head.expect_continue() && self.buf.is_empty() {
             // The client waits for this before sending the content (RFC 9110 §10.1.1).
-            let stall = self.service.options().send_timeout;
+            let stall = self.options.send_timeout;
             if io::write_all(&mut self.io, CONTINUE, &[], stall)
                 .await
                 .is_err()
@@ -238,7 +252,7 @@ impl Connection {
                 return State::Closing;
             }
         }
-        let decoder = BodyDecoder::new(framing, &self.service.options().limits);
+        let decoder = BodyDecoder::new(framing, &self.options.limits);
         State::ReadingBody {
             head,
             head_bytes,
@@ -254,7 +268,7 @@ impl Connection {
         mut decoder: BodyDecoder,
         mut body: BytesMut,
     ) -> State {
-        let body_timeout = self.service.options().body_timeout;
+        let body_timeout = self.options.body_timeout;
         loop {
             if !self.buf.is_empty() {
                 match decoder.decode(&self.buf) {
@@ -279,8 +293,7 @@ impl Connection {
     async fn handle(&mut self, request: Request) -> State {
         self.served += 1;
         let mut info = RequestInfo::of(&request);
-        if self.served >= self.service.options().max_keepalive_requests || self.drain.is_requested()
-        {
+        if self.served >= self.options.max_keepalive_requests || self.drain.is_requested() {
             info.keep_alive = false;
         }
         let (_request, prepared) = self.service.respond(request).await;
@@ -300,7 +313,7 @@ impl Connection {
         self.out.clear();
         let encoded = self.encoder.encode(&response, &request, &mut self.out);
         let body: &[u8] = encoded.body.as_deref().unwrap_or(&[]);
-        let stall = self.service.options().send_timeout;
+        let stall = self.options.send_timeout;
         if let Err(err) = io::write_all(&mut self.io, &self.out, body, stall).await {
             tracing::debug!(peer = %self.peer, %err, "write failed; closing");
             self.request_done(&response, 0);
@@ -332,7 +345,7 @@ impl Connection {
     /// Writes large file content chunk by chunk: each chunk is read on the blocking pool and
     /// written before the next is read, so a connection holds at most one chunk in memory.
     async fn stream(&mut self, content: FileContent) -> std::io::Result<()> {
-        let stall = self.service.options().send_timeout;
+        let stall = self.options.send_timeout;
         let opened = tokio::task::spawn_blocking(move || content.open()).await;
         let mut reader: ContentReader = opened.map_err(std::io::Error::other)??;
         loop {

@@ -14,8 +14,8 @@ pub struct ConnectionGate {
     active: AtomicUsize,
     /// Connections accepted since start.
     accepted: AtomicUsize,
-    /// `server.max_connections`.
-    limit: usize,
+    /// `server.max_connections`; a configuration reload may change it.
+    limit: AtomicUsize,
     /// Wakes accept loops parked at the limit.
     room: Notify,
 }
@@ -26,7 +26,7 @@ impl ConnectionGate {
         Arc::new(ConnectionGate {
             active: AtomicUsize::new(0),
             accepted: AtomicUsize::new(0),
-            limit: limit.max(1),
+            limit: AtomicUsize::new(limit.max(1)),
             room: Notify::new(),
         })
     }
@@ -43,7 +43,14 @@ impl ConnectionGate {
 
     /// The limit.
     pub fn limit(&self) -> usize {
-        self.limit
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    /// A new limit (configuration reload). Raising it wakes parked accept loops; lowering it
+    /// closes nothing, it only stops admitting until the count falls below it.
+    pub fn set_limit(&self, limit: usize) {
+        self.limit.store(limit.max(1), Ordering::Relaxed);
+        self.room.notify_waiters();
     }
 
     /// Resolves once a connection may be accepted.
@@ -52,7 +59,7 @@ impl ConnectionGate {
             let notified = self.room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.active() < self.limit {
+            if self.active() < self.limit() {
                 return;
             }
             notified.await;
@@ -64,7 +71,7 @@ impl ConnectionGate {
     pub fn try_admit(self: &Arc<Self>) -> Option<ConnectionPermit> {
         self.active
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |active| {
-                (active < self.limit).then_some(active + 1)
+                (active < self.limit()).then_some(active + 1)
             })
             .ok()?;
         self.accepted.fetch_add(1, Ordering::Relaxed);
@@ -96,7 +103,7 @@ impl Drop for ConnectionPermit {
     fn drop(&mut self) {
         crate::metrics::connection_closed();
         let before = self.gate.active.fetch_sub(1, Ordering::Relaxed);
-        if before >= self.gate.limit {
+        if before >= self.gate.limit() {
             self.gate.room.notify_waiters();
         }
     }

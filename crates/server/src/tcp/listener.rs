@@ -32,8 +32,15 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// What outlives listener restarts: the bound sockets and where to hand connections.
 pub struct ListenerShared {
-    /// Bound sockets, per worker.
-    pub sockets: BoundSockets,
+    /// The addresses actually bound (port 0 resolved).
+    pub addrs: Vec<SocketAddr>,
+    /// Bound sockets, per worker; `None` once closed for shutdown, so that no file descriptor
+    /// keeps a listening socket open and new connections are refused.
+    sockets: std::sync::Mutex<Option<Vec<Vec<std::net::TcpListener>>>>,
+    /// Set when the server stops accepting for good (graceful shutdown).
+    closing: watch::Sender<bool>,
+    /// Accept loops running now; each holds a listening descriptor until it ends.
+    loops: watch::Sender<usize>,
     /// The worker Arbiters, in partition order.
     pub workers: Vec<ArbiterHandle>,
     /// The acceptor partitions' current addresses.
@@ -42,6 +49,67 @@ pub struct ListenerShared {
     pub gate: Arc<ConnectionGate>,
     /// True while a listener runs its accept loops (readiness).
     pub accepting: AtomicBool,
+}
+
+impl ListenerShared {
+    /// Shared state over freshly bound sockets.
+    pub fn new(
+        sockets: BoundSockets,
+        workers: Vec<ArbiterHandle>,
+        partitions: Arc<Partitions>,
+        gate: Arc<ConnectionGate>,
+    ) -> Arc<Self> {
+        Arc::new(ListenerShared {
+            addrs: sockets.addrs,
+            sockets: std::sync::Mutex::new(Some(sockets.per_worker)),
+            closing: watch::channel(false).0,
+            loops: watch::channel(0).0,
+            workers,
+            partitions,
+            gate,
+            accepting: AtomicBool::new(false),
+        })
+    }
+
+    /// Stops accepting for good: readiness goes false at once, the accept loops end, and the
+    /// listening sockets close, so new connections are refused while live ones drain. Resolves
+    /// once every loop has let go of its descriptor (loops on busy workers get a few seconds).
+    pub async fn close(&self) {
+        self.accepting.store(false, Ordering::Release);
+        self.closing.send_replace(true);
+        if let Ok(mut sockets) = self.sockets.lock() {
+            sockets.take();
+        }
+        let mut loops = self.loops.subscribe();
+        let ended = loops.wait_for(|running| *running == 0);
+        if tokio::time::timeout(Duration::from_secs(5), ended)
+            .await
+            .is_err()
+        {
+            tracing::warn!("accept loops still running 5 s after the listener closed");
+        }
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closing(&self) -> bool {
+        *self.closing.borrow()
+    }
+
+    /// Clones of worker `worker`'s sockets, for a (re)started listener; `None` once closed.
+    fn clone_sockets(&self, worker: usize) -> io::Result<Option<Vec<std::net::TcpListener>>> {
+        let sockets = self
+            .sockets
+            .lock()
+            .map_err(|_| io::Error::other("listener state poisoned"))?;
+        match sockets.as_ref() {
+            None => Ok(None),
+            Some(per_worker) => per_worker[worker]
+                .iter()
+                .map(std::net::TcpListener::try_clone)
+                .collect::<io::Result<Vec<_>>>()
+                .map(Some),
+        }
+    }
 }
 
 /// The listener actor; see the module documentation.
@@ -60,9 +128,19 @@ impl Actor for Listener {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        self.shared.accepting.store(true, Ordering::Release);
+        let closing = self.shared.is_closing();
+        self.shared.accepting.store(!closing, Ordering::Release);
         let mut exits = self.loop_exits.take().expect("started once");
-        let first_exit = async move { exits.recv().await };
+        let shared = self.shared.clone();
+        let first_exit = async move {
+            let why = exits.recv().await;
+            if why.is_none() && shared.is_closing() {
+                // The loops ended because the server stopped accepting: nothing failed, and the
+                // listener stays until the tree stops it.
+                std::future::pending::<()>().await;
+            }
+            why
+        };
         ctx.spawn(
             wrap_future::<_, Self>(first_exit).map(|why, listener, ctx| {
                 let why = why.unwrap_or_else(|| "accept loops ended".to_owned());
@@ -91,17 +169,19 @@ pub fn child_spec(ids: EndpointIds, shared: Arc<ListenerShared>) -> ChildSpec {
         let (stop, stopped) = watch::channel(());
         let (exit_tx, exits) = mpsc::unbounded_channel();
         for (worker, arbiter) in shared.workers.iter().enumerate() {
-            for socket in &shared.sockets.per_worker[worker] {
-                let socket = socket.try_clone().map_err(|err| {
-                    StartError::new(format!("cannot clone listening socket: {err}"))
-                })?;
+            let sockets = shared
+                .clone_sockets(worker)
+                .map_err(|err| StartError::new(format!("cannot clone listening socket: {err}")))?;
+            for socket in sockets.unwrap_or_default() {
                 let accept = AcceptLoop {
                     worker,
                     shared: shared.clone(),
                     stopped: stopped.clone(),
+                    closing: shared.closing.subscribe(),
                     exits: exit_tx.clone(),
                 };
-                if !arbiter.spawn(accept.run(socket)) {
+                let running = LoopGuard::enter(&shared);
+                if !arbiter.spawn(accept.run(socket, running)) {
                     return Err(StartError::new(format!("worker {worker} is not running")));
                 }
             }
@@ -126,12 +206,15 @@ struct AcceptLoop {
     shared: Arc<ListenerShared>,
     /// Closed when the listener that started this loop is gone.
     stopped: watch::Receiver<()>,
+    /// Turns true when the server stops accepting for good.
+    closing: watch::Receiver<bool>,
     /// Where to report an unexpected end.
     exits: mpsc::UnboundedSender<String>,
 }
 
 impl AcceptLoop {
-    async fn run(mut self, socket: std::net::TcpListener) {
+    /// `_running` was taken when the loop was spawned, with its socket already cloned.
+    async fn run(mut self, socket: std::net::TcpListener, _running: LoopGuard) {
         let listener = match tokio::net::TcpListener::from_std(socket) {
             Ok(listener) => listener,
             Err(err) => {
@@ -144,11 +227,13 @@ impl AcceptLoop {
             tokio::select! {
                 biased;
                 _ = self.stopped.changed() => return,
+                _ = self.closing.wait_for(|closing| *closing) => return,
                 () = self.shared.gate.room() => {}
             }
             let accepted = tokio::select! {
                 biased;
                 _ = self.stopped.changed() => return,
+                _ = self.closing.wait_for(|closing| *closing) => return,
                 accepted = listener.accept() => accepted,
             };
             match accepted {
@@ -185,6 +270,22 @@ impl AcceptLoop {
                 tracing::warn!(worker = self.worker, %peer, "no acceptor supervisor running; connection dropped");
             }
         }
+    }
+}
+
+/// Counts a running accept loop; uncounts it however the loop ends.
+struct LoopGuard(Arc<ListenerShared>);
+
+impl LoopGuard {
+    fn enter(shared: &Arc<ListenerShared>) -> Self {
+        shared.loops.send_modify(|running| *running += 1);
+        LoopGuard(shared.clone())
+    }
+}
+
+impl Drop for LoopGuard {
+    fn drop(&mut self) {
+        self.0.loops.send_modify(|running| *running -= 1);
     }
 }
 

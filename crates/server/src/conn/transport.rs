@@ -1,0 +1,21 @@
+//! What a connection needs of its byte stream: async reads and writes, and a way to wait until
+//! the peer sends something without holding a read buffer (so idle connections stay small).
+//! Plain TCP and TLS streams both provide it.
+
+use std::future::Future;
+use std::io;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+/// A connection's byte stream.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + 'static {
+    /// Resolves once a read may make progress (data, or the peer closing).
+    fn readable(&mut self) -> impl Future<Output = io::Result<()>>;
+}
+
+impl Transport for TcpStream {
+    fn readable(&mut self) -> impl Future<Output = io::Result<()>> {
+        TcpStream::readable(self)
+    }
+}

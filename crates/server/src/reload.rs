@@ -1,0 +1,226 @@
+//! Hot reload, as OTP's `config_change`: SIGHUP or `POST /admin/reload` re-reads the
+//! configuration and applies what can change under a running server, without dropping a
+//! connection; what needs a re-bind or a new tree is reported as such. An invalid new
+//! configuration changes nothing: the error is logged and returned, and the old one stays.
+//!
+//! | applied at once | needs a restart |
+//! |---|---|
+//! | `timeouts.{header,body,keepalive,send}_ms`, `limits.*` (from each connection's next request) | `server.{bind,workers,backlog,docroot}` |
+//! | `server.max_connections` | `compression.*`, `cache.max_file_bytes` (the static mounts' rules) |
+//! | `cache.{max_bytes,max_entries,revalidate_ms}` | `timeouts.shutdown_ms`, `admin.*`, `tls.bind` |
+//! | `log.level`, `log.access_log`; TLS certificates | `log.format` |
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::cache::StaticCache;
+use crate::config::Settings;
+use crate::server::ServerConfig;
+use crate::service::Service;
+use crate::tcp::gate::ConnectionGate;
+
+/// Re-reads the configuration (files and environment, as at start). Cloned into the server.
+#[derive(Clone)]
+pub struct ConfigSource(Arc<dyn Fn() -> Result<Settings, String> + Send + Sync>);
+
+impl ConfigSource {
+    /// A source calling `load`.
+    pub fn new(load: impl Fn() -> Result<Settings, String> + Send + Sync + 'static) -> Self {
+        ConfigSource(Arc::new(load))
+    }
+}
+
+impl fmt::Debug for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ConfigSource(..)")
+    }
+}
+
+/// What a reload changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReloadReport {
+    /// Keys whose new values now apply.
+    pub applied: Vec<&'static str>,
+    /// Keys that changed but apply only after a restart; they keep their old values.
+    pub needs_restart: Vec<&'static str>,
+}
+
+/// Applies new configurations to a running server. Shared by the signal handler and the admin
+/// endpoint; one reload at a time.
+pub struct Reloader {
+    /// Where a reload reads the new configuration; `None` for servers configured in code.
+    source: Option<ConfigSource>,
+    /// The configuration in force (the parts that did not apply stay at their old values).
+    current: Mutex<ServerConfig>,
+    /// Takes new connection options.
+    service: Arc<Service>,
+    /// Takes new cache bounds.
+    cache: Arc<StaticCache>,
+    /// Takes a new connection limit.
+    gate: Arc<ConnectionGate>,
+}
+
+impl Reloader {
+    pub(crate) fn new(
+        config: ServerConfig,
+        service: Arc<Service>,
+        cache: Arc<StaticCache>,
+        gate: Arc<ConnectionGate>,
+    ) -> Arc<Self> {
+        Arc::new(Reloader {
+            source: config.config_source.clone(),
+            current: Mutex::new(config),
+            service,
+            cache,
+            gate,
+        })
+    }
+
+    /// Re-reads the configuration source and applies it.
+    pub fn reload(&self) -> Result<ReloadReport, String> {
+        let source = self
+            .source
+            .as_ref()
+            .ok_or("this server was configured in code: there is no configuration to re-read")?;
+        let settings = (source.0)().inspect_err(|err| {
+            tracing::error!(%err, "configuration reload rejected; keeping the old configuration");
+        })?;
+        let report = self.apply(ServerConfig::from_settings(&settings));
+        tracing::info!(
+            applied = ?report.applied,
+            needs_restart = ?report.needs_restart,
+            "configuration reloaded"
+        );
+        Ok(report)
+    }
+
+    /// Applies `new` to the running server and reports what changed.
+    pub fn apply(&self, new: ServerConfig) -> ReloadReport {
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let mut report = ReloadReport::default();
+        let (old_conn, new_conn) = (&current.connection, &new.connection);
+        let live = [
+            (
+                "timeouts.header_ms",
+                old_conn.header_timeout != new_conn.header_timeout,
+            ),
+            (
+                "timeouts.body_ms",
+                old_conn.body_timeout != new_conn.body_timeout,
+            ),
+            (
+                "timeouts.keepalive_ms",
+                old_conn.keepalive_timeout != new_conn.keepalive_timeout,
+            ),
+            (
+                "timeouts.send_ms",
+                old_conn.send_timeout != new_conn.send_timeout,
+            ),
+            (
+                "limits.max_request_line",
+                old_conn.limits.max_request_line != new_conn.limits.max_request_line,
+            ),
+            (
+                "limits.max_header_bytes",
+                old_conn.limits.max_header_bytes != new_conn.limits.max_header_bytes,
+            ),
+            (
+                "limits.max_headers",
+                old_conn.limits.max_headers != new_conn.limits.max_headers,
+            ),
+            (
+                "limits.max_body_bytes",
+                old_conn.limits.max_body_bytes != new_conn.limits.max_body_bytes,
+            ),
+            (
+                "limits.max_keepalive_requests",
+                old_conn.max_keepalive_requests != new_conn.max_keepalive_requests,
+            ),
+        ];
+        if live.iter().any(|(_, changed)| *changed) {
+            self.service.set_options(new.connection.clone());
+            report
+                .applied
+                .extend(live.iter().filter(|(_, c)| *c).map(|(key, _)| *key));
+            current.connection = new.connection.clone();
+        }
+        if current.max_connections != new.max_connections {
+            self.gate.set_limit(new.max_connections);
+            report.applied.push("server.max_connections");
+            current.max_connections = new.max_connections;
+        }
+        let (old_cache, new_cache) = (current.cache, new.cache);
+        if old_cache != new_cache {
+            self.cache.set_options(new_cache);
+            for (key, changed) in [
+                (
+                    "cache.max_bytes",
+                    old_cache.max_bytes != new_cache.max_bytes,
+                ),
+                (
+                    "cache.max_entries",
+                    old_cache.max_entries != new_cache.max_entries,
+                ),
+                (
+                    "cache.revalidate_ms",
+                    old_cache.revalidate != new_cache.revalidate,
+                ),
+            ] {
+                if changed {
+                    report.applied.push(key);
+                }
+            }
+            current.cache = new_cache;
+        }
+        if let (Some(old_log), Some(new_log)) = (&current.log, &new.log) {
+            if old_log != new_log {
+                if old_log.format != new_log.format {
+                    report.needs_restart.push("log.format");
+                }
+                if old_log.level != new_log.level || old_log.access_log != new_log.access_log {
+                    match crate::logging::reconfigure(new_log) {
+                        Ok(()) => {
+                            if old_log.level != new_log.level {
+                                report.applied.push("log.level");
+                            }
+                            if old_log.access_log != new_log.access_log {
+                                report.applied.push("log.access_log");
+                            }
+                            let format = old_log.format;
+                            current.log = Some(crate::config::LogSettings {
+                                format,
+                                ..new_log.clone()
+                            });
+                        }
+                        Err(err) => tracing::warn!(%err, "log settings not applied"),
+                    }
+                }
+            }
+        }
+        for (key, changed) in [
+            ("server.bind", current.bind != new.bind),
+            ("server.workers", current.workers != new.workers),
+            ("server.backlog", current.backlog != new.backlog),
+            ("server.docroot", current.docroot != new.docroot),
+            (
+                "static files (compression.*, cache.max_file_bytes)",
+                current.static_options != new.static_options,
+            ),
+            (
+                "timeouts.shutdown_ms",
+                current.shutdown_timeout != new.shutdown_timeout,
+            ),
+            ("admin.*", current.admin != new.admin),
+        ] {
+            if changed {
+                report.needs_restart.push(key);
+            }
+        }
+        if !report.needs_restart.is_empty() {
+            tracing::warn!(keys = ?report.needs_restart, "changed settings need a restart to apply");
+        }
+        report
+    }
+}

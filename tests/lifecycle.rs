@@ -1,0 +1,240 @@
+//! Graceful shutdown and hot reload of the real binary: SIGTERM drains (an in-flight download
+//! completes, new connections are refused, readiness goes false, idle connections close), a
+//! second signal exits at once, and SIGHUP or `POST /admin/reload` applies a new configuration
+//! without dropping connections, or rejects an invalid one and keeps the old.
+
+mod support;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use support::process::{server, Running, WAIT};
+use support::{docroot, exchange, read_reply};
+
+const BIG: usize = 32 * 1024 * 1024;
+
+fn site() -> PathBuf {
+    let big: Vec<u8> = (0..BIG).map(|i| (i % 241) as u8).collect();
+    docroot(&[("big.bin", &big), ("a.txt", b"alpha")])
+}
+
+fn start(root: &Path, config: Option<&Path>, env: &[(&str, &str)]) -> Running {
+    let mut command: Command = server("test");
+    command
+        .args(["--bind", "127.0.0.1:0", "--docroot"])
+        .arg(root);
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    Running::start(command)
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream
+}
+
+/// Starts a download of big.bin and reads only its head and a first piece, then stops reading.
+fn stalled_download(addr: SocketAddr) -> (TcpStream, usize) {
+    let mut conn = connect(addr);
+    conn.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        conn.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(String::from_utf8_lossy(&head).contains(&format!("Content-Length: {BIG}")));
+    let mut first = vec![0u8; 64 * 1024];
+    conn.read_exact(&mut first).unwrap();
+    (conn, first.len())
+}
+
+fn admin(addr: SocketAddr, request: &str) -> support::Reply {
+    let mut conn = connect(addr);
+    exchange(&mut conn, request)
+}
+
+#[test]
+fn sigterm_drains_an_in_flight_download_and_refuses_new_connections() {
+    let root = site();
+    let mut running = start(
+        &root,
+        None,
+        &[("WEB_SERVER__TIMEOUTS__SHUTDOWN_MS", "20000")],
+    );
+    let addr = running.ready()[0];
+    let admin_addr = running.admin();
+    let (mut download, mut received) = stalled_download(addr);
+
+    running.signal("-TERM");
+    running.wait_for("stopped accepting; draining connections");
+    let refused = TcpStream::connect(addr).map(|_| ()).unwrap_err();
+    assert_eq!(
+        refused.kind(),
+        ErrorKind::ConnectionRefused,
+        "new connections are refused"
+    );
+    let ready = admin(admin_addr, "GET /ready HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(ready.status, 503, "readiness is false during the drain");
+
+    let mut chunk = vec![0u8; 256 * 1024];
+    while received < BIG {
+        let n = download.read(&mut chunk).unwrap();
+        assert!(n > 0, "the download was cut at {received} bytes");
+        received += n;
+    }
+    assert_eq!(received, BIG, "the in-flight download completed");
+    assert_eq!(running.exit_code(), Some(0));
+}
+
+#[test]
+fn idle_keepalive_connections_close_at_once_on_shutdown() {
+    let root = site();
+    let mut running = start(
+        &root,
+        None,
+        &[
+            ("WEB_SERVER__TIMEOUTS__SHUTDOWN_MS", "60000"),
+            ("WEB_SERVER__TIMEOUTS__KEEPALIVE_MS", "60000"),
+        ],
+    );
+    let addr = running.ready()[0];
+    let mut idle = connect(addr);
+    assert_eq!(
+        exchange(&mut idle, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status,
+        200
+    );
+    running.signal("-TERM");
+    let mut rest = Vec::new();
+    assert!(
+        idle.read_to_end(&mut rest).is_ok() && rest.is_empty(),
+        "closed without waiting"
+    );
+    // Nothing in flight: the process exits long before the 60 s shutdown timeout.
+    assert_eq!(running.exit_code_within(Duration::from_secs(15)), Some(0));
+}
+
+#[test]
+fn a_second_signal_exits_at_once() {
+    let root = site();
+    let mut running = start(
+        &root,
+        None,
+        &[
+            ("WEB_SERVER__TIMEOUTS__SHUTDOWN_MS", "60000"),
+            ("WEB_SERVER__TIMEOUTS__SEND_MS", "60000"),
+        ],
+    );
+    let addr = running.ready()[0];
+    let (_stalled, _) = stalled_download(addr);
+    running.signal("-TERM");
+    running.wait_for("stopped accepting; draining connections");
+    running.signal("-INT");
+    running.wait_for("second signal: exiting at once");
+    assert_eq!(running.exit_code_within(Duration::from_secs(15)), Some(130));
+}
+
+fn write_config(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn sighup_applies_new_limits_to_live_connections() {
+    let root = site();
+    let config = root.join("reload.toml");
+    write_config(&config, "[limits]\nmax_keepalive_requests = 100\n");
+    let mut running = start(&root, Some(&config), &[]);
+    let addr = running.ready()[0];
+    let mut conn = connect(addr);
+    let first = exchange(&mut conn, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!((first.status, first.header("connection")), (200, None));
+
+    write_config(&config, "[limits]\nmax_keepalive_requests = 2\n");
+    running.signal("-HUP");
+    let reloaded = running.wait_for("configuration reloaded");
+    assert!(
+        reloaded.contains("limits.max_keepalive_requests"),
+        "{reloaded}"
+    );
+
+    // The same connection, still open, now reaches the new limit on its second request.
+    let second = exchange(&mut conn, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(
+        (second.status, second.header("connection")),
+        (200, Some("close"))
+    );
+    running.signal("-TERM");
+    assert_eq!(running.exit_code(), Some(0));
+}
+
+#[test]
+fn admin_reload_reports_changes_and_rejects_invalid_configs() {
+    let root = site();
+    let config = root.join("reload.toml");
+    write_config(&config, "[timeouts]\nheader_ms = 10000\n");
+    let mut running = start(&root, Some(&config), &[]);
+    let addr = running.ready()[0];
+    let admin_addr = running.admin();
+    let reload = "POST /admin/reload HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n";
+
+    write_config(
+        &config,
+        "[timeouts]\nheader_ms = 5000\n[cache]\nmax_entries = 5\n[server]\nbacklog = 77\n",
+    );
+    let applied = admin(admin_addr, reload);
+    assert_eq!(
+        applied.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&applied.body)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&applied.body).unwrap();
+    let listed = |field: &str| -> Vec<String> {
+        report[field]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(
+        listed("applied").contains(&"timeouts.header_ms".to_owned()),
+        "{report}"
+    );
+    assert!(
+        listed("applied").contains(&"cache.max_entries".to_owned()),
+        "{report}"
+    );
+    assert!(
+        listed("needs_restart").contains(&"server.backlog".to_owned()),
+        "{report}"
+    );
+
+    write_config(&config, "[timeouts]\nheader_ms = \"soon\"\n");
+    let rejected = admin(admin_addr, reload);
+    assert_eq!(rejected.status, 422);
+    assert!(String::from_utf8_lossy(&rejected.body).contains("timeouts.header_ms"));
+    running.wait_for("configuration reload rejected; keeping the old configuration");
+    running.signal("-HUP");
+    running.wait_for("configuration reload rejected; keeping the old configuration");
+
+    let mut conn = connect(addr);
+    conn.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(
+        read_reply(&mut conn, false).status,
+        200,
+        "still serving on the old configuration"
+    );
+    running.signal("-TERM");
+    assert_eq!(running.exit_code(), Some(0));
+}
