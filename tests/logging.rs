@@ -416,8 +416,21 @@ fn get_with_agent(addr: SocketAddr, path: &str, agent: &str) -> String {
     reply
 }
 
+fn post(addr: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+}
+
 #[test]
-fn binary_logs_json_lines_with_supervisor_starts_at_info() {
+fn binary_logs_supervisor_starts_exits_and_restarts_with_the_child_id() {
     let mut running = Running::start(false);
     let started = running.wait_for("child started", |v| {
         v["message"] == "child started" && v["child"] == "web_server_cache_sup"
@@ -425,7 +438,37 @@ fn binary_logs_json_lines_with_supervisor_starts_at_info() {
     assert_eq!(started["level"], "INFO");
     assert_eq!(started["supervisor"], "web_server_sup");
     assert!(started["timestamp"].is_string());
+    let admin = running.wait_for("admin endpoint", |v| {
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("admin endpoint on"))
+    });
+    let admin: SocketAddr = admin["message"].as_str().unwrap()["admin endpoint on http://".len()..]
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     running.ready();
+    // The test profile allows kills: the cache's supervisor reports the exit and the restart.
+    let reply = post(admin, "/admin/actors/web_server_cache/kill");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    let cache = |message: &'static str| {
+        move |v: &Value| {
+            v["message"] == message
+                && v["supervisor"] == "web_server_cache_sup"
+                && v["child"] == "web_server_cache"
+        }
+    };
+    let exited = running.wait_for("exit", cache("child exited abnormally"));
+    assert_eq!(
+        (&exited["level"], &exited["reason"]),
+        (&"WARN".into(), &"killed".into())
+    );
+    let restarting = running.wait_for("restart", cache("restarting child"));
+    assert_eq!(restarting["level"], "INFO");
+    let restarted = running.wait_for("start after the restart", cache("child started"));
+    assert_eq!(restarted["level"], "INFO");
 }
 
 // Un-ignore once the connection calls `access_log::record` for every response.

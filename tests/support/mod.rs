@@ -34,6 +34,8 @@ pub struct TestServer {
     pub addrs: Vec<SocketAddr>,
     /// The admin endpoint's address, when it runs.
     pub admin: Option<SocketAddr>,
+    /// The HTTPS address, when TLS is on.
+    pub tls: Option<SocketAddr>,
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
     thread: Option<JoinHandle<()>>,
 }
@@ -58,6 +60,7 @@ impl TestServer {
                 let _ = ready_tx.send(Ok((
                     server.addrs().to_vec(),
                     server.admin_addrs().first().copied(),
+                    server.tls_addrs().first().copied(),
                 )));
                 while let Some(command) = command_rx.recv().await {
                     match command {
@@ -79,14 +82,16 @@ impl TestServer {
                 server.stop().await;
             });
         });
-        let (addrs, admin): (Vec<SocketAddr>, Option<SocketAddr>) = ready_rx
-            .recv_timeout(WAIT)
-            .expect("server starts in time")
-            .expect("server starts");
+        let (addrs, admin, tls): (Vec<SocketAddr>, Option<SocketAddr>, Option<SocketAddr>) =
+            ready_rx
+                .recv_timeout(WAIT)
+                .expect("server starts in time")
+                .expect("server starts");
         TestServer {
             addr: addrs[0],
             addrs,
             admin,
+            tls,
             commands,
             thread: Some(thread),
         }

@@ -17,6 +17,7 @@
 //! - `conn`: `web_server_tcp_acceptor`, the per-connection actor and its state machine.
 //! - [`service`]: the request pipeline (router, static files, panics → 500).
 //! - [`cache`], [`metrics`]: the cache and metrics actors and their supervisors.
+//! - [`tls`]: HTTPS with rustls (ring), reloadable certificates.
 //! - [`reload`]: hot reload of the configuration (SIGHUP, `POST /admin/reload`).
 //! - [`admin`]: the admin endpoint (tree, kills, metrics, health, readiness, config).
 #![deny(missing_docs)]
@@ -34,6 +35,7 @@ mod run;
 pub mod server;
 pub mod service;
 pub mod tcp;
+pub mod tls;
 pub mod tree;
 
 pub use run::{run, run_until_signalled, shutdown_signal, RunError};

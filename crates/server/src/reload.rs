@@ -20,6 +20,7 @@ use crate::config::Settings;
 use crate::server::ServerConfig;
 use crate::service::Service;
 use crate::tcp::gate::ConnectionGate;
+use crate::tls::Tls;
 
 /// Re-reads the configuration (files and environment, as at start). Cloned into the server.
 #[derive(Clone)]
@@ -60,6 +61,8 @@ pub struct Reloader {
     cache: Arc<StaticCache>,
     /// Takes a new connection limit.
     gate: Arc<ConnectionGate>,
+    /// Takes new certificates, when TLS is on.
+    tls: Option<Arc<Tls>>,
 }
 
 impl Reloader {
@@ -68,6 +71,7 @@ impl Reloader {
         service: Arc<Service>,
         cache: Arc<StaticCache>,
         gate: Arc<ConnectionGate>,
+        tls: Option<Arc<Tls>>,
     ) -> Arc<Self> {
         Arc::new(Reloader {
             source: config.config_source.clone(),
@@ -75,6 +79,7 @@ impl Reloader {
             service,
             cache,
             gate,
+            tls,
         })
     }
 
@@ -87,7 +92,7 @@ impl Reloader {
         let settings = (source.0)().inspect_err(|err| {
             tracing::error!(%err, "configuration reload rejected; keeping the old configuration");
         })?;
-        let report = self.apply(ServerConfig::from_settings(&settings));
+        let report = self.apply(ServerConfig::from_settings(&settings))?;
         tracing::info!(
             applied = ?report.applied,
             needs_restart = ?report.needs_restart,
@@ -96,10 +101,26 @@ impl Reloader {
         Ok(report)
     }
 
-    /// Applies `new` to the running server and reports what changed.
-    pub fn apply(&self, new: ServerConfig) -> ReloadReport {
+    /// Applies `new` to the running server and reports what changed. Certificates are read
+    /// first: if they cannot be used, nothing changes.
+    pub fn apply(&self, new: ServerConfig) -> Result<ReloadReport, String> {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         let mut report = ReloadReport::default();
+        if let (Some(tls), Some(new_tls)) = (&self.tls, &new.tls) {
+            // Certificate files are often replaced in place (renewals): always re-read them.
+            tls.reload(new_tls).inspect_err(|err| {
+                tracing::error!(%err, "configuration reload rejected; keeping the old configuration");
+            })?;
+            report.applied.push("tls.cert");
+            if let Some(current_tls) = current.tls.as_mut() {
+                if current_tls.handshake_timeout != new_tls.handshake_timeout {
+                    report.applied.push("tls.handshake_timeout_ms");
+                }
+                current_tls.cert = new_tls.cert.clone();
+                current_tls.key = new_tls.key.clone();
+                current_tls.handshake_timeout = new_tls.handshake_timeout;
+            }
+        }
         let (old_conn, new_conn) = (&current.connection, &new.connection);
         let live = [
             (
@@ -213,6 +234,11 @@ impl Reloader {
                 current.shutdown_timeout != new.shutdown_timeout,
             ),
             ("admin.*", current.admin != new.admin),
+            (
+                "tls.bind / tls.redirect_http",
+                current.tls.as_ref().map(|t| (&t.bind, t.redirect_http))
+                    != new.tls.as_ref().map(|t| (&t.bind, t.redirect_http)),
+            ),
         ] {
             if changed {
                 report.needs_restart.push(key);
@@ -221,6 +247,6 @@ impl Reloader {
         if !report.needs_restart.is_empty() {
             tracing::warn!(keys = ?report.needs_restart, "changed settings need a restart to apply");
         }
-        report
+        Ok(report)
     }
 }

@@ -19,6 +19,7 @@ use crate::tcp::acceptor_sup::Partitions;
 use crate::tcp::bind;
 use crate::tcp::gate::ConnectionGate;
 use crate::tcp::listener::ListenerShared;
+use crate::tls::{Tls, TlsConfig};
 use crate::tree;
 
 /// What a server needs to start; built from the configuration (or in code when embedding).
@@ -51,6 +52,12 @@ pub struct ServerConfig {
     pub log: Option<crate::config::LogSettings>,
     /// Where a reload (SIGHUP, `POST /admin/reload`) re-reads the configuration.
     pub config_source: Option<ConfigSource>,
+    /// The HTTPS listener (`tls.*`); `None` serves plain HTTP only.
+    pub tls: Option<TlsConfig>,
+    /// An embedding application's own children (workers or subtrees), started under
+    /// `web_server_sup` before its built-in children (see [`crate::WebServerBuilder::child`]);
+    /// none from a configuration file.
+    pub children: Vec<web_server_supervision::ChildSpec>,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +80,8 @@ impl Default for ServerConfig {
             config_text: String::new(),
             log: None,
             config_source: None,
+            tls: None,
+            children: Vec::new(),
         }
     }
 }
@@ -124,9 +133,20 @@ impl ServerConfig {
             }),
             log: Some(settings.log.clone()),
             config_source: None,
+            tls: match (&settings.tls.cert, &settings.tls.key) {
+                (Some(cert), Some(key)) if settings.tls.enabled() => Some(TlsConfig {
+                    bind: settings.tls.bind.clone(),
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    handshake_timeout: settings.tls.handshake_timeout(),
+                    redirect_http: settings.tls.redirect_http,
+                }),
+                _ => None,
+            },
             config_text: settings
                 .to_redacted_toml()
                 .unwrap_or_else(|err| format!("# cannot render the configuration: {err}\n")),
+            children: Vec::new(),
         }
     }
 }
@@ -169,10 +189,21 @@ impl Server {
         let sockets =
             bind::bind_all(&config.bind, workers, config.backlog).map_err(StartError::new)?;
         let addrs = sockets.addrs.clone();
+        let tls = match &config.tls {
+            None => None,
+            Some(tls_config) => {
+                let tls = Tls::new(tls_config.clone()).map_err(StartError::new)?;
+                let tls_sockets = bind::bind_all(&tls_config.bind, workers, config.backlog)
+                    .map_err(StartError::new)?;
+                Some((tls_sockets, tls))
+            }
+        };
+        let terminator = tls.as_ref().map(|(_, tls)| tls.clone());
         let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
         let partitions = Partitions::new(workers);
-        let shared = ListenerShared::new(
+        let shared = ListenerShared::with_tls(
             sockets,
+            tls,
             arbiters.iter().map(Arbiter::handle).collect(),
             partitions.clone(),
             ConnectionGate::new(config.max_connections),
@@ -191,6 +222,7 @@ impl Server {
             service.clone(),
             cache.clone(),
             shared.gate.clone(),
+            terminator,
         );
         let spec = tree::web_server_sup(
             &shared,
@@ -199,6 +231,7 @@ impl Server {
             config.shutdown_timeout,
             &cache,
             &loader,
+            &config.children,
         );
         let root = match SupervisorRef::start(spec).await {
             Ok(root) => root,
@@ -233,7 +266,11 @@ impl Server {
                 }
             }
         };
-        let urls: Vec<String> = addrs.iter().map(|a| format!("http://{a}")).collect();
+        let urls: Vec<String> = addrs
+            .iter()
+            .map(|a| format!("http://{a}"))
+            .chain(shared.tls_addrs.iter().map(|a| format!("https://{a}")))
+            .collect();
         tracing::info!(
             workers,
             "web_server ready, listening on {}",
@@ -253,6 +290,11 @@ impl Server {
     /// The addresses actually bound.
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// The HTTPS addresses actually bound (empty without TLS).
+    pub fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.shared.tls_addrs
     }
 
     /// The admin endpoint's addresses (empty when it does not run).

@@ -6,13 +6,18 @@
 //!    asynchronously (the admin endpoint's routes, which ask the supervision tree).
 //! 2. The router picks a handler, a static mount, or an automatic 204/404/405 answer.
 //! 3. Handlers run inline, inside `catch_unwind`: a panic answers 500, closes the connection and
-//!    is logged with its message, and nothing else notices.
+//!    is logged with its message, and nothing else notices. A *deferred* handler (an embedder's
+//!    async or actor route, see [`deferred`]) is a router entry like any other; when it matches
+//!    it leaves a future on its thread and answers with a marker, and the future, awaited here
+//!    on the connection's worker thread (also under `catch_unwind`), gives the response. Plain
+//!    handlers pay one status comparison for this; static files nothing.
 //! 4. Static files: a cache hit is answered from memory on the worker's own thread; a miss asks
 //!    the cache owner, which loads the file once on the blocking pool; what the cache does not
 //!    take (too large, redirects, errors) is decided on the blocking pool, and content larger than
 //!    `max_inline_bytes` comes back for the connection to stream.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +25,9 @@ use std::time::Duration;
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 
-use web_server_http::{Limits, Method, Prepared, Request, Response, Route, Router, StatusCode};
+use web_server_http::{
+    Limits, Method, Params, Prepared, Request, Response, Route, Router, StatusCode,
+};
 
 use crate::cache::StaticCache;
 
@@ -61,6 +68,45 @@ impl Default for ConnectionOptions {
 /// the request on. It runs on the connection's worker thread, so the future need not be `Send`.
 pub type Intercept =
     Arc<dyn Fn(&Request) -> Option<LocalBoxFuture<'static, Response>> + Send + Sync>;
+
+/// What a deferred handler decides synchronously, from the borrowed request.
+pub(crate) enum Answer {
+    /// The response is known at once (a rejected input, an actor that is not running).
+    Now(Response),
+    /// The response comes from this future, awaited on the connection's worker thread.
+    Later(LocalBoxFuture<'static, Response>),
+}
+
+/// The status of the marker a deferred handler returns through the router: 102 is an interim
+/// status no handler may answer with as final (RFC 9110 §15.2), so it cannot be mistaken.
+const DEFERRED: StatusCode = match StatusCode::from_u16(102) {
+    Some(status) => status,
+    None => panic!("102 is a valid status code"),
+};
+
+thread_local! {
+    /// The future a deferred handler just produced, taken by [`Service::respond`] right after
+    /// the router returned on the same thread (no await in between, so nothing else runs).
+    static PARKED: Cell<Option<LocalBoxFuture<'static, Response>>> = const { Cell::new(None) };
+}
+
+/// Turns `decide` into a plain router handler whose answer may come later: an embedder's async
+/// and actor routes are registered in the same [`Router`] as plain ones, so precedence, `HEAD`,
+/// `OPTIONS` and `405`'s `Allow` treat every kind alike. Only [`Service::respond`] may call the
+/// result (it alone collects the future); the router is never handed to anything else that
+/// runs handlers.
+pub(crate) fn deferred<F>(decide: F) -> impl Fn(&Request, &Params<'_>) -> Response + Send + Sync
+where
+    F: Fn(&Request, &Params<'_>) -> Answer + Send + Sync + 'static,
+{
+    move |request, params| match decide(request, params) {
+        Answer::Now(response) => response,
+        Answer::Later(future) => {
+            PARKED.with(|parked| parked.set(Some(future)));
+            Response::new(DEFERRED)
+        }
+    }
+}
 
 /// The application a connection serves: the router and the connection options.
 pub struct Service {
@@ -145,14 +191,7 @@ impl Service {
     /// Answers one request. Returns the request back so the caller can log it.
     pub async fn respond(self: &Arc<Self>, request: Request) -> (Request, Prepared) {
         if let Some(answer) = self.intercept.as_ref().and_then(|claim| claim(&request)) {
-            return match AssertUnwindSafe(answer).catch_unwind().await {
-                Ok(response) => (request, response.into()),
-                Err(payload) => {
-                    let message = panic_message(payload);
-                    tracing::error!(path = %request.path(), panic = %message, "async handler panicked");
-                    (request, internal_error().into())
-                }
-            };
+            return settle(request, answer).await;
         }
         if let Route::Static(files, _) = self.router.lookup(request.method(), request.path()) {
             let cacheable = matches!(request.method(), Method::Get | Method::Head);
@@ -189,6 +228,19 @@ impl Service {
         }
         let answered = catch_unwind(AssertUnwindSafe(|| self.router.handle(&request)));
         match answered {
+            Ok(response) if response.status() == DEFERRED => {
+                match PARKED.with(Cell::take) {
+                    Some(answer) => settle(request, answer).await,
+                    None => {
+                        tracing::error!(
+                            method = %request.method(),
+                            path = %request.path(),
+                            "route handler answered with the interim status 102; answering 500"
+                        );
+                        (request, internal_error().into())
+                    }
+                }
+            }
             Ok(response) => (request, response.into()),
             Err(payload) => {
                 let message = panic_message(payload);
@@ -200,6 +252,27 @@ impl Service {
                 );
                 (request, internal_error().into())
             }
+        }
+    }
+}
+
+/// Awaits an asynchronous answer on this thread; a panic while it runs answers 500 and closes
+/// the connection, as a plain handler's does.
+async fn settle(
+    request: Request,
+    answer: LocalBoxFuture<'static, Response>,
+) -> (Request, Prepared) {
+    match AssertUnwindSafe(answer).catch_unwind().await {
+        Ok(response) => (request, response.into()),
+        Err(payload) => {
+            let message = panic_message(payload);
+            tracing::error!(
+                method = %request.method(),
+                path = %request.path(),
+                panic = %message,
+                "async handler panicked; answering 500 and closing the connection"
+            );
+            (request, internal_error().into())
         }
     }
 }

@@ -504,6 +504,13 @@ fn validate(settings: &mut Settings, provenance: &Provenance) -> Result<(), Conf
             };
             existing_file(path, key, provenance)?;
         }
+        if let (Some(cert), Some(key)) = (&settings.tls.cert, &settings.tls.key) {
+            // A certificate that cannot be used is a configuration error, found before
+            // anything binds, rather than a failure at the first handshake.
+            crate::tls::load_certified_key(cert, key).map_err(|detail| {
+                ConfigError::invalid("tls.cert", origin_of(provenance, "tls.cert"), detail)
+            })?;
+        }
     }
 
     if settings.admin.token.as_deref() == Some(REDACTED) {
@@ -805,17 +812,20 @@ mod tests {
     fn printed_config_loads_back_unchanged_and_hides_the_token() {
         let tmp = TempDir::new("roundtrip");
         let site = tmp.mkdir("site");
+        let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
         let env = [
             ("WEB_SERVER__ADMIN__TOKEN", "sekrit-0123456789"),
             ("WEB_SERVER__SERVER__BIND", "127.0.0.1:0,[::1]:0"),
             ("WEB_SERVER__TLS__BIND", "127.0.0.1:0"),
             (
                 "WEB_SERVER__TLS__CERT",
-                tmp.write("c.pem", "cert").to_str().unwrap(),
+                tmp.write("c.pem", &generated.cert.pem()).to_str().unwrap(),
             ),
             (
                 "WEB_SERVER__TLS__KEY",
-                tmp.write("k.pem", "key").to_str().unwrap(),
+                tmp.write("k.pem", &generated.signing_key.serialize_pem())
+                    .to_str()
+                    .unwrap(),
             ),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned()));
@@ -1037,7 +1047,8 @@ mod tests {
         assert!(load(&[("WEB_SERVER__SERVER__BIND", "127.0.0.1:0,127.0.0.1:0")]).is_ok());
         assert!(load(&[("WEB_SERVER__SERVER__BIND", "0.0.0.0:7000,[::]:7000")]).is_ok());
 
-        let cert = tmp.write("cert.pem", "");
+        let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let cert = tmp.write("cert.pem", &generated.cert.pem());
         let env = [
             ("WEB_SERVER__TLS__BIND", "127.0.0.1:0"),
             ("WEB_SERVER__TLS__CERT", cert.to_str().unwrap()),
@@ -1046,7 +1057,19 @@ mod tests {
         let err = load(&env).unwrap_err();
         assert_eq!(err.key(), Some("tls.key"));
         assert!(err.to_string().contains("is not a file"), "{err}");
-        let key = tmp.write("key.pem", "");
+        let empty_key = tmp.write("empty-key.pem", "");
+        let env = [
+            env[0],
+            env[1],
+            ("WEB_SERVER__TLS__KEY", empty_key.to_str().unwrap()),
+        ];
+        let err = load(&env).unwrap_err();
+        assert_eq!(err.key(), Some("tls.cert"));
+        assert!(
+            err.to_string().contains("empty-key.pem"),
+            "names the file: {err}"
+        );
+        let key = tmp.write("key.pem", &generated.signing_key.serialize_pem());
         let env = [
             env[0],
             env[1],

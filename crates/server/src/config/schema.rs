@@ -205,6 +205,14 @@ pub(crate) const SCHEMA: &[KeySpec] = &[
         kind: Kind::OptFile,
     },
     KeySpec {
+        key: "tls.handshake_timeout_ms",
+        kind: ms(1),
+    },
+    KeySpec {
+        key: "tls.redirect_http",
+        kind: Kind::Bool,
+    },
+    KeySpec {
         key: "log.format",
         kind: Kind::Choice(&["pretty", "compact", "json"]),
     },

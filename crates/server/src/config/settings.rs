@@ -276,9 +276,19 @@ pub struct Tls {
     /// PEM private key; required when `bind` is set.
     #[serde(default, with = "opt_path")]
     pub key: Option<PathBuf>,
+    /// A handshake not finished within this is dropped, so stuck or slow handshakes cannot
+    /// hold connection slots.
+    pub handshake_timeout_ms: u64,
+    /// Answer plain-HTTP requests with a 301 to the HTTPS listener instead of serving them.
+    pub redirect_http: bool,
 }
 
 impl Tls {
+    /// [`Tls::handshake_timeout_ms`] as a `Duration`.
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_millis(self.handshake_timeout_ms)
+    }
+
     /// Whether a TLS listener is configured (`bind` is not empty).
     pub fn enabled(&self) -> bool {
         !self.bind.is_empty()

@@ -21,6 +21,7 @@ use web_server_supervision::{ChildContext, StartError, StartedChild};
 
 use crate::service::Service;
 use crate::tcp::gate::ConnectionPermit;
+use crate::tls::Tls;
 use state::Drain;
 
 /// A connection handed from an accept loop to its worker's acceptor supervisor.
@@ -32,6 +33,10 @@ pub struct Accepted {
     pub peer: SocketAddr,
     /// Counts the connection against `server.max_connections`.
     pub permit: ConnectionPermit,
+    /// Set for HTTPS: the connection starts with a handshake.
+    pub tls: Option<Arc<Tls>>,
+    /// Set when plain HTTP is redirected: every request gets a 301 to this HTTPS port.
+    pub redirect_https: Option<u16>,
 }
 
 /// The connection actor.
@@ -55,6 +60,40 @@ impl Actor for ConnectionActor {
     }
 }
 
+/// Runs one connection: the TLS handshake first for HTTPS (bounded by its timeout; failures
+/// are counted and logged at debug, never more), then the state machine.
+async fn serve(accepted: Accepted, service: Arc<Service>, drain: Rc<Drain>) {
+    let Accepted {
+        stream,
+        peer,
+        permit,
+        tls,
+        redirect_https,
+    } = accepted;
+    let Some(tls) = tls else {
+        let connection =
+            state::Connection::new(stream, peer, service, drain, permit, redirect_https);
+        return connection.run().await;
+    };
+    let handshake = tokio::time::timeout(tls.handshake_timeout(), tls.acceptor().accept(stream));
+    match handshake.await {
+        Ok(Ok(stream)) => {
+            crate::metrics::tls_handshake(true);
+            state::Connection::new(stream, peer, service, drain, permit, None)
+                .run()
+                .await;
+        }
+        Ok(Err(err)) => {
+            crate::metrics::tls_handshake(false);
+            tracing::debug!(%peer, %err, "TLS handshake failed");
+        }
+        Err(_) => {
+            crate::metrics::tls_handshake(false);
+            tracing::debug!(%peer, "TLS handshake timed out");
+        }
+    }
+}
+
 /// Starts the connection actor for `accepted` (the acceptor supervisor's start function).
 pub fn start(
     service: &Arc<Service>,
@@ -65,19 +104,13 @@ pub fn start(
     let service = service.clone();
     let started = ctx.start_with(move |actor_ctx: &mut Context<ConnectionActor>| {
         let drain = Rc::new(Drain::default());
-        let connection = state::Connection::new(
-            accepted.stream,
-            accepted.peer,
-            service,
-            drain.clone(),
-            accepted.permit,
-        );
-        actor_ctx.spawn(wrap_future::<_, ConnectionActor>(connection.run()).map(
-            |(), actor, ctx| {
+        let serving = serve(accepted, service, drain.clone());
+        actor_ctx.spawn(
+            wrap_future::<_, ConnectionActor>(serving).map(|(), actor, ctx| {
                 actor.finished = true;
                 ctx.stop();
-            },
-        ));
+            }),
+        );
         ConnectionActor {
             drain,
             finished: false,

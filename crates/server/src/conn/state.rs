@@ -112,6 +112,8 @@ pub(crate) struct Connection<T: Transport> {
     request_method: Option<Method>,
     /// Counts this connection against `server.max_connections` until dropped.
     _permit: ConnectionPermit,
+    /// Set when plain HTTP is redirected to HTTPS on this port.
+    redirect_https: Option<u16>,
 }
 
 impl<T: Transport> Connection<T> {
@@ -121,6 +123,7 @@ impl<T: Transport> Connection<T> {
         service: Arc<Service>,
         drain: Rc<Drain>,
         permit: ConnectionPermit,
+        redirect_https: Option<u16>,
     ) -> Self {
         let generation = service.generation();
         let options = service.options();
@@ -141,6 +144,7 @@ impl<T: Transport> Connection<T> {
             request_started: Instant::now(),
             request_method: None,
             _permit: permit,
+            redirect_https,
         }
     }
 
@@ -296,7 +300,13 @@ impl<T: Transport> Connection<T> {
         if self.served >= self.options.max_keepalive_requests || self.drain.is_requested() {
             info.keep_alive = false;
         }
-        let (_request, prepared) = self.service.respond(request).await;
+        let (_request, prepared) = match self.redirect_https {
+            Some(port) => {
+                let response = redirect_to_https(&request, port);
+                (request, response.into())
+            }
+            None => self.service.respond(request).await,
+        };
         State::Writing {
             response: prepared.response,
             request: info,
@@ -409,4 +419,30 @@ impl<T: Transport> Connection<T> {
             content: None,
         }
     }
+}
+
+/// The 301 that sends a plain-HTTP request to the same resource over HTTPS.
+fn redirect_to_https(request: &Request, port: u16) -> Response {
+    let Some(authority) = request.host().filter(|host| !host.is_empty()) else {
+        return Response::text(
+            StatusCode::BAD_REQUEST,
+            "a Host is needed to redirect to HTTPS\n",
+        )
+        .closing();
+    };
+    let host = match authority.rfind(':') {
+        // An IPv6 literal keeps its brackets; a trailing `:port` goes.
+        Some(colon) if !authority[colon..].contains(']') => &authority[..colon],
+        _ => authority,
+    };
+    let port = if port == 443 {
+        String::new()
+    } else {
+        format!(":{port}")
+    };
+    let query = request.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let location = format!("https://{host}{port}{}{query}", request.path());
+    Response::text(StatusCode::MOVED_PERMANENTLY, "moved to HTTPS\n")
+        .with_header("Location", location)
+        .expect("a Location built from a parsed request is a valid field value")
 }

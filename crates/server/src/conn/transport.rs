@@ -19,3 +19,19 @@ impl Transport for TcpStream {
         TcpStream::readable(self)
     }
 }
+
+impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
+    fn readable(&mut self) -> impl Future<Output = io::Result<()>> {
+        // rustls may already hold decrypted bytes (several requests arrived in one record);
+        // then a read makes progress at once, whatever the socket says.
+        let (socket, session) = self.get_ref();
+        let buffered = !session.wants_read();
+        async move {
+            if buffered {
+                Ok(())
+            } else {
+                socket.readable().await
+            }
+        }
+    }
+}

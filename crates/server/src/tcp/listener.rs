@@ -25,18 +25,41 @@ use super::bind::BoundSockets;
 use super::gate::{ConnectionGate, ConnectionPermit};
 use super::EndpointIds;
 use crate::conn::Accepted;
+use crate::tls::Tls;
 
 /// How long an accept loop pauses after an error such as EMFILE before trying again (Ranch
 /// sleeps 100 ms on `emfile`).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// One listening socket and what its connections speak.
+struct Endpoint {
+    /// The bound socket (one of its worker's `SO_REUSEPORT` group).
+    socket: std::net::TcpListener,
+    /// Set for HTTPS sockets: connections start with a TLS handshake.
+    tls: Option<Arc<Tls>>,
+    /// Set for plain sockets when plain HTTP is redirected: the HTTPS port to send clients to.
+    redirect_https: Option<u16>,
+}
+
+/// A clone of an [`Endpoint`] for one accept loop.
+struct ClonedEndpoint {
+    /// A descriptor of the same listening socket.
+    socket: std::net::TcpListener,
+    /// As [`Endpoint::tls`].
+    tls: Option<Arc<Tls>>,
+    /// As [`Endpoint::redirect_https`].
+    redirect_https: Option<u16>,
+}
+
 /// What outlives listener restarts: the bound sockets and where to hand connections.
 pub struct ListenerShared {
     /// The addresses actually bound (port 0 resolved).
     pub addrs: Vec<SocketAddr>,
+    /// The HTTPS addresses actually bound, when TLS is on.
+    pub tls_addrs: Vec<SocketAddr>,
     /// Bound sockets, per worker; `None` once closed for shutdown, so that no file descriptor
     /// keeps a listening socket open and new connections are refused.
-    sockets: std::sync::Mutex<Option<Vec<Vec<std::net::TcpListener>>>>,
+    sockets: std::sync::Mutex<Option<Vec<Vec<Endpoint>>>>,
     /// Set when the server stops accepting for good (graceful shutdown).
     closing: watch::Sender<bool>,
     /// Accept loops running now; each holds a listening descriptor until it ends.
@@ -52,16 +75,60 @@ pub struct ListenerShared {
 }
 
 impl ListenerShared {
-    /// Shared state over freshly bound sockets.
+    /// Shared state over freshly bound plain sockets.
     pub fn new(
         sockets: BoundSockets,
         workers: Vec<ArbiterHandle>,
         partitions: Arc<Partitions>,
         gate: Arc<ConnectionGate>,
     ) -> Arc<Self> {
+        Self::with_tls(sockets, None, workers, partitions, gate)
+    }
+
+    /// Shared state over plain sockets and, optionally, HTTPS sockets with their terminator.
+    pub fn with_tls(
+        plain: BoundSockets,
+        tls: Option<(BoundSockets, Arc<Tls>)>,
+        workers: Vec<ArbiterHandle>,
+        partitions: Arc<Partitions>,
+        gate: Arc<ConnectionGate>,
+    ) -> Arc<Self> {
+        let redirect_https = tls.as_ref().and_then(|(sockets, tls)| {
+            (tls.config().redirect_http)
+                .then(|| sockets.addrs.first().map(|a| a.port()))
+                .flatten()
+        });
+        let tls_addrs = tls
+            .as_ref()
+            .map(|(s, _)| s.addrs.clone())
+            .unwrap_or_default();
+        let mut per_worker: Vec<Vec<Endpoint>> = plain
+            .per_worker
+            .into_iter()
+            .map(|sockets| {
+                sockets
+                    .into_iter()
+                    .map(|socket| Endpoint {
+                        socket,
+                        tls: None,
+                        redirect_https,
+                    })
+                    .collect()
+            })
+            .collect();
+        if let Some((sockets, tls)) = tls {
+            for (worker, sockets) in sockets.per_worker.into_iter().enumerate() {
+                per_worker[worker].extend(sockets.into_iter().map(|socket| Endpoint {
+                    socket,
+                    tls: Some(tls.clone()),
+                    redirect_https: None,
+                }));
+            }
+        }
         Arc::new(ListenerShared {
-            addrs: sockets.addrs,
-            sockets: std::sync::Mutex::new(Some(sockets.per_worker)),
+            addrs: plain.addrs,
+            tls_addrs,
+            sockets: std::sync::Mutex::new(Some(per_worker)),
             closing: watch::channel(false).0,
             loops: watch::channel(0).0,
             workers,
@@ -96,7 +163,7 @@ impl ListenerShared {
     }
 
     /// Clones of worker `worker`'s sockets, for a (re)started listener; `None` once closed.
-    fn clone_sockets(&self, worker: usize) -> io::Result<Option<Vec<std::net::TcpListener>>> {
+    fn clone_sockets(&self, worker: usize) -> io::Result<Option<Vec<ClonedEndpoint>>> {
         let sockets = self
             .sockets
             .lock()
@@ -105,7 +172,13 @@ impl ListenerShared {
             None => Ok(None),
             Some(per_worker) => per_worker[worker]
                 .iter()
-                .map(std::net::TcpListener::try_clone)
+                .map(|endpoint| {
+                    Ok(ClonedEndpoint {
+                        socket: endpoint.socket.try_clone()?,
+                        tls: endpoint.tls.clone(),
+                        redirect_https: endpoint.redirect_https,
+                    })
+                })
                 .collect::<io::Result<Vec<_>>>()
                 .map(Some),
         }
@@ -172,16 +245,18 @@ pub fn child_spec(ids: EndpointIds, shared: Arc<ListenerShared>) -> ChildSpec {
             let sockets = shared
                 .clone_sockets(worker)
                 .map_err(|err| StartError::new(format!("cannot clone listening socket: {err}")))?;
-            for socket in sockets.unwrap_or_default() {
+            for endpoint in sockets.unwrap_or_default() {
                 let accept = AcceptLoop {
                     worker,
                     shared: shared.clone(),
                     stopped: stopped.clone(),
                     closing: shared.closing.subscribe(),
                     exits: exit_tx.clone(),
+                    tls: endpoint.tls,
+                    redirect_https: endpoint.redirect_https,
                 };
                 let running = LoopGuard::enter(&shared);
-                if !arbiter.spawn(accept.run(socket, running)) {
+                if !arbiter.spawn(accept.run(endpoint.socket, running)) {
                     return Err(StartError::new(format!("worker {worker} is not running")));
                 }
             }
@@ -210,6 +285,10 @@ struct AcceptLoop {
     closing: watch::Receiver<bool>,
     /// Where to report an unexpected end.
     exits: mpsc::UnboundedSender<String>,
+    /// Set on HTTPS sockets.
+    tls: Option<Arc<Tls>>,
+    /// Set on plain sockets whose requests are redirected to HTTPS.
+    redirect_https: Option<u16>,
 }
 
 impl AcceptLoop {
@@ -265,6 +344,8 @@ impl AcceptLoop {
                 stream,
                 peer,
                 permit,
+                tls: self.tls.clone(),
+                redirect_https: self.redirect_https,
             })),
             None => {
                 tracing::warn!(worker = self.worker, %peer, "no acceptor supervisor running; connection dropped");
