@@ -473,7 +473,6 @@ fn binary_logs_supervisor_starts_exits_and_restarts_with_the_child_id() {
 
 // Un-ignore once the connection calls `access_log::record` for every response.
 #[test]
-#[ignore = "needs the connection call site"]
 fn binary_writes_a_json_access_line_per_request() {
     let mut running = Running::start(true);
     let addr = running.ready();
@@ -504,7 +503,6 @@ fn binary_writes_a_json_access_line_per_request() {
 
 // Un-ignore with the test above: without the call site this would pass vacuously.
 #[test]
-#[ignore = "needs the connection call site"]
 fn binary_without_access_log_writes_no_access_lines() {
     let mut running = Running::start(false);
     let addr = running.ready();

@@ -114,6 +114,9 @@ pub(crate) struct Connection<T: Transport> {
     _permit: ConnectionPermit,
     /// Set when plain HTTP is redirected to HTTPS on this port.
     redirect_https: Option<u16>,
+    /// The request being answered, kept (its head is shared bytes, no copy) until its response
+    /// is written, for the access log.
+    answered: Option<Request>,
 }
 
 impl<T: Transport> Connection<T> {
@@ -145,6 +148,7 @@ impl<T: Transport> Connection<T> {
             request_method: None,
             _permit: permit,
             redirect_https,
+            answered: None,
         }
     }
 
@@ -300,13 +304,14 @@ impl<T: Transport> Connection<T> {
         if self.served >= self.options.max_keepalive_requests || self.drain.is_requested() {
             info.keep_alive = false;
         }
-        let (_request, prepared) = match self.redirect_https {
+        let (request, prepared) = match self.redirect_https {
             Some(port) => {
                 let response = redirect_to_https(&request, port);
                 (request, response.into())
             }
             None => self.service.respond(request).await,
         };
+        self.answered = Some(request);
         State::Writing {
             response: prepared.response,
             request: info,
@@ -373,15 +378,31 @@ impl<T: Transport> Connection<T> {
         }
     }
 
-    /// Records an answered request (or one whose answer could not be written in full).
-    fn request_done(&self, response: &Response, bytes: u64) {
+    /// Records an answered request (or one whose answer could not be written in full): its
+    /// metrics, and its access-log line when the access log is on.
+    fn request_done(&mut self, response: &Response, bytes: u64) {
         let elapsed = self.request_started.elapsed();
-        crate::metrics::request_done(
-            self.request_method,
-            response.status().as_u16(),
-            elapsed,
-            bytes,
-        );
+        let status = response.status().as_u16();
+        crate::metrics::request_done(self.request_method, status, elapsed, bytes);
+        let answered = self.answered.take();
+        if crate::access_log::enabled() {
+            // A rejected request has no parsed target: it is logged with `-` fields.
+            let method = self
+                .request_method
+                .map_or("-", web_server_http::Method::as_str);
+            let entry = crate::access_log::AccessEntry {
+                peer: self.peer,
+                method,
+                target: answered.as_ref().map_or("-", Request::target),
+                version: answered.as_ref().map_or("-", |r| r.version().as_str()),
+                status,
+                bytes,
+                duration: elapsed,
+                user_agent: answered.as_ref().and_then(|r| r.header_str("user-agent")),
+                referer: answered.as_ref().and_then(|r| r.header_str("referer")),
+            };
+            crate::access_log::record(&entry);
+        }
     }
 
     /// Answers a rejected request with the status its error calls for.
