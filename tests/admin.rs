@@ -194,14 +194,18 @@ fn kill_is_forbidden_when_not_allowed() {
 }
 
 #[test]
-fn token_guards_every_route_but_health() {
+fn token_guards_every_route_but_the_probes() {
     let server = TestServer::start(config(Some(TOKEN), true), Router::new);
     assert_eq!(admin_get(&server, "/health", None).status, 200);
+    assert_eq!(
+        admin_get(&server, "/ready", None).status,
+        200,
+        "probes cannot send secrets"
+    );
     for path in [
         "/admin/tree",
         "/admin/tree.html",
         "/metrics",
-        "/ready",
         "/admin/config",
     ] {
         let refused = admin_get(&server, path, None);

@@ -476,10 +476,9 @@ fn probe_and_scrape_paths_are_served_by_the_admin_endpoint() {
     assert_eq!(get(admin, liveness, None).0, 200);
 }
 
-// Un-ignore once the admin endpoint answers /ready without the token, as it does /health: the
-// kubelet's httpGet probes cannot send a Secret, and prod requires a token.
+// The kubelet's httpGet probes cannot send a Secret, and prod requires a token: readiness, like
+// liveness, must answer without credentials.
 #[test]
-#[ignore = "needs /ready exempt from admin.token"]
 fn readiness_needs_no_credentials() {
     let (server, container) = pod_server();
     let readiness = container["readinessProbe"]["httpGet"]["path"]

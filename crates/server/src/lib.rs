@@ -8,6 +8,8 @@
 //! - `web_server_supervision` (crates/supervision): OTP supervisors on actix; no HTTP.
 //! - `web_server_http` (crates/http): sans-io HTTP/1.1; no actors, no sockets.
 //!
+//! - [`WebServer`]: embedding the server in another actix application, with its own routes and
+//!   its own supervised actors (the `embed` module; docs/embedding.md walks through it).
 //! - [`run`](run()): the binary's whole life, testable with any future as the shutdown signal.
 //! - [`config`]: configuration profiles, layering and the command line.
 //! - [`logging`]: log output per `log.*`.
@@ -28,6 +30,7 @@ pub mod admin;
 pub mod cache;
 pub mod config;
 pub mod conn;
+mod embed;
 pub mod logging;
 pub mod metrics;
 pub mod reload;
@@ -38,6 +41,7 @@ pub mod tcp;
 pub mod tls;
 pub mod tree;
 
+pub use embed::{ActorSlot, CurrentAddr, PathParams, WebServer, WebServerBuilder};
 pub use run::{run, run_until_signalled, shutdown_signal, RunError};
 pub use web_server_http as http;
 pub use web_server_supervision as supervision;

@@ -66,7 +66,11 @@ pub fn init(log: &LogSettings) {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let ansi = std::io::stdout().is_terminal() && !no_color;
     let (subscriber, handle) = build(log.format, filter, std::io::stdout, ansi, rust_log);
-    if subscriber.try_init().is_ok() {
+    // `try_init` also bridges the `log` crate, which can fail after the subscriber itself was
+    // installed: what matters for `reconfigure` is whether this one became the default.
+    let had_default = tracing::dispatcher::has_been_set();
+    let _ = subscriber.try_init();
+    if !had_default && tracing::dispatcher::has_been_set() {
         sync_log_crate_level();
         let _ = INSTALLED.set(handle);
     }

@@ -201,7 +201,12 @@ impl Reloader {
                     report.needs_restart.push("log.format");
                 }
                 if old_log.level != new_log.level || old_log.access_log != new_log.access_log {
-                    match crate::logging::reconfigure(new_log) {
+                    // The format is reported as needing a restart above; apply the rest.
+                    let applicable = crate::config::LogSettings {
+                        format: old_log.format,
+                        ..new_log.clone()
+                    };
+                    match crate::logging::reconfigure(&applicable) {
                         Ok(()) => {
                             if old_log.level != new_log.level {
                                 report.applied.push("log.level");

@@ -228,19 +228,17 @@ impl Service {
         }
         let answered = catch_unwind(AssertUnwindSafe(|| self.router.handle(&request)));
         match answered {
-            Ok(response) if response.status() == DEFERRED => {
-                match PARKED.with(Cell::take) {
-                    Some(answer) => settle(request, answer).await,
-                    None => {
-                        tracing::error!(
-                            method = %request.method(),
-                            path = %request.path(),
-                            "route handler answered with the interim status 102; answering 500"
-                        );
-                        (request, internal_error().into())
-                    }
+            Ok(response) if response.status() == DEFERRED => match PARKED.with(Cell::take) {
+                Some(answer) => settle(request, answer).await,
+                None => {
+                    tracing::error!(
+                        method = %request.method(),
+                        path = %request.path(),
+                        "route handler answered with the interim status 102; answering 500"
+                    );
+                    (request, internal_error().into())
                 }
-            }
+            },
             Ok(response) => (request, response.into()),
             Err(payload) => {
                 let message = panic_message(payload);

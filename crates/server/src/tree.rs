@@ -59,6 +59,6 @@ pub fn web_server_sup(
         .cloned()
         .fold(root, SupervisorSpec::child)
         .child(listener_sup.into_child_spec())
-    .child(cache::child_spec(cache.clone(), loader.clone()))
-    .child(metrics::child_spec(shared.gate.clone(), Some(cache_stats)))
+        .child(cache::child_spec(cache.clone(), loader.clone()))
+        .child(metrics::child_spec(shared.gate.clone(), Some(cache_stats)))
 }

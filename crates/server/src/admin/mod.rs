@@ -13,7 +13,8 @@
 //! | `GET /admin/config` | the effective configuration, secrets redacted |
 //! | `POST /admin/reload` | re-reads the configuration, as SIGHUP does (see [`crate::reload`]) |
 //!
-//! With `admin.token` set, every route but `/health` needs `Authorization: Bearer <token>`.
+//! With `admin.token` set, every route but the probes (`/health`, `/ready`) needs
+//! `Authorization: Bearer <token>`.
 
 mod auth;
 mod tree;
@@ -161,6 +162,18 @@ fn route(state: &Arc<AdminState>, request: &Request) -> Option<LocalBoxFuture<'s
     if path == "/health" {
         return answer(get_only(method).unwrap_or_else(|| text(StatusCode::OK, "ok\n")));
     }
+    if path == "/ready" {
+        // Like `/health`, open without the token: orchestrators' HTTP probes cannot send a
+        // secret header, and the answer is a single bit.
+        return answer(get_only(method).unwrap_or_else(|| {
+            let ready = state.public.accepting.load(Ordering::Acquire) && state.root.is_running();
+            if ready {
+                text(StatusCode::OK, "ready\n")
+            } else {
+                text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+            }
+        }));
+    }
     if let Some(token) = &state.token {
         if !auth::authorized(request, token) {
             return answer(unauthorized(path == "/admin/tree.html"));
@@ -200,14 +213,6 @@ fn route(state: &Arc<AdminState>, request: &Request) -> Option<LocalBoxFuture<'s
         return answer(refused);
     }
     match path {
-        "/ready" => {
-            let ready = state.public.accepting.load(Ordering::Acquire) && state.root.is_running();
-            answer(if ready {
-                text(StatusCode::OK, "ready\n")
-            } else {
-                text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
-            })
-        }
         "/metrics" => answer(typed(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
