@@ -168,6 +168,9 @@ fn every_route_kind_answers_over_real_sockets() {
                 actix_rt::task::yield_now().await;
                 panic!("an async handler fails")
             })
+            .route(Method::Get, "/interim", |_, _| {
+                Response::new(StatusCode::from_u16(102).unwrap())
+            })
             .static_dir("/files", site())
             .child(counter.worker("counter", Counter::default));
         let server = count_route(builder, &counter)
@@ -207,6 +210,9 @@ fn every_route_kind_answers_over_real_sockets() {
         }
         let rejected = call(addr, "POST", "/count", "many").await;
         assert_eq!(rejected.status, 400, "to_message may reject the request");
+
+        let interim = get(addr, "/interim").await;
+        assert_eq!(interim.status, 500, "an interim status is no final answer");
 
         let panicked = get(addr, "/panics").await;
         assert_eq!(panicked.status, 500);

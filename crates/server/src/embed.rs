@@ -172,7 +172,7 @@ impl WebServer {
     /// variables with the `WEB_SERVER` prefixes in `env` are read; reloads read the same `env`
     /// and `cwd` again.
     ///
-    /// ```no_run
+    /// ```
     /// use web_server::config::{Cli, Profile};
     /// use web_server::WebServer;
     ///
@@ -242,12 +242,40 @@ impl WebServer {
     /// the request in progress (within `shutdown_timeout`), stops the tree in reverse start
     /// order (the application's children last), then the admin endpoint and the worker
     /// threads. Resolves with the root's exit reason once all of it has stopped.
+    ///
+    /// ```
+    /// use web_server::server::ServerConfig;
+    /// use web_server::WebServer;
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let config = ServerConfig { workers: 1, ..ServerConfig::default() }; // 127.0.0.1:0
+    /// let server = WebServer::builder(config).start().await.unwrap();
+    /// let tree = server.supervisor().clone();
+    /// let reason = server.shutdown().await;
+    /// assert!(!reason.is_abnormal());
+    /// assert!(!tree.is_running(), "the whole tree has stopped");
+    /// # });
+    /// ```
     pub async fn shutdown(self) -> ExitReason {
         self.server.stop().await
     }
 
     /// Resolves if the tree gives up by itself (restart intensity exceeded at the root), with
     /// the reason; pair it with your shutdown signal in a `select!`.
+    ///
+    /// ```no_run
+    /// # async fn demo(server: web_server::WebServer) {
+    /// tokio::select! {
+    ///     () = web_server::shutdown_signal() => {
+    ///         server.shutdown().await;
+    ///     }
+    ///     reason = server.exited() => {
+    ///         eprintln!("the supervision tree gave up: {reason}");
+    ///         std::process::exit(1);
+    ///     }
+    /// }
+    /// # }
+    /// ```
     pub async fn exited(&self) -> ExitReason {
         self.server.exited().await
     }
@@ -264,6 +292,20 @@ impl WebServer {
 ///
 /// Registration errors (a bad pattern, the same method and pattern twice, a bad mount prefix)
 /// are kept and returned by `start`, so a chain of calls needs no `?` at every step.
+///
+/// ```no_run
+/// use web_server::http::{Method, Response, StatusCode};
+/// use web_server::{server::ServerConfig, WebServer};
+///
+/// # async fn demo() -> Result<(), web_server::supervision::StartError> {
+/// let server = WebServer::builder(ServerConfig::default())
+///     .route(Method::Get, "/", |_, _| Response::text(StatusCode::OK, "home\n"))
+///     .static_dir("/assets", "assets")
+///     .admin(None)
+///     .start()
+///     .await?;
+/// # Ok(()) }
+/// ```
 pub struct WebServerBuilder {
     /// The server's configuration; the builder adds children, admin and TLS choices to it.
     config: ServerConfig,
@@ -512,6 +554,21 @@ impl WebServerBuilder {
 
     /// Serves HTTPS as `tls` says (certificate and key files, addresses), or plain HTTP only
     /// with `None`. Replaces what the configuration said. See `examples/tls.rs`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use web_server::tls::TlsConfig;
+    /// use web_server::{server::ServerConfig, WebServer};
+    ///
+    /// let builder = WebServer::builder(ServerConfig::default()).tls(Some(TlsConfig {
+    ///     bind: vec!["0.0.0.0:8443".parse().unwrap()],
+    ///     cert: "/etc/web_server/cert.pem".into(),
+    ///     key: "/etc/web_server/key.pem".into(),
+    ///     handshake_timeout: Duration::from_secs(10),
+    ///     redirect_http: false,
+    /// }));
+    /// # drop(builder);
+    /// ```
     pub fn tls(mut self, tls: Option<TlsConfig>) -> Self {
         self.config.tls = tls;
         self
@@ -524,6 +581,19 @@ impl WebServerBuilder {
     ///
     /// Fails with the first registration error, a static directory that cannot be served, an
     /// address that cannot be bound, or a child that does not start (named in the error).
+    ///
+    /// ```
+    /// use web_server::http::{Method, Response, StatusCode};
+    /// use web_server::{server::ServerConfig, WebServer};
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let refused = WebServer::builder(ServerConfig::default())
+    ///     .route(Method::Get, "no-leading-slash", |_, _| Response::new(StatusCode::OK))
+    ///     .start()
+    ///     .await;
+    /// assert!(refused.err().unwrap().to_string().contains("no-leading-slash"));
+    /// # });
+    /// ```
     pub async fn start(self) -> Result<WebServer, StartError> {
         let WebServerBuilder {
             config,
@@ -581,6 +651,15 @@ fn actor_unavailable() -> Response {
 
 /// The path parameters of an async route, percent-decoded and owned, so the handler's future
 /// can keep them.
+///
+/// ```
+/// use web_server::PathParams;
+///
+/// // What a handler for `/users/:id/posts/:post` gets for `/users/7/posts/first%20one`:
+/// let params = PathParams::from_iter([("id", "7"), ("post", "first one")]);
+/// let pairs: Vec<(&str, &str)> = params.iter().collect();
+/// assert_eq!(pairs, [("id", "7"), ("post", "first one")]);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PathParams {
     /// `(name, decoded value)` in pattern order; a handful at most, so a list beats a map.
@@ -637,6 +716,25 @@ impl<N: Into<String>, V: Into<String>> FromIterator<(N, V)> for PathParams {
 
 /// Yields the address an actor route should send to now, or `None` while the actor is not
 /// running (the route then answers 503).
+///
+/// ```
+/// use actix::prelude::*;
+/// use tokio::sync::watch;
+/// use web_server::CurrentAddr;
+///
+/// struct Worker;
+/// impl Actor for Worker {
+///     type Context = Context<Self>;
+/// }
+///
+/// # actix::System::new().block_on(async {
+/// // A start function of your own publishes each incarnation on a watch channel.
+/// let (publish, current) = watch::channel::<Option<Addr<Worker>>>(None);
+/// assert!(current.current().is_none());
+/// publish.send_replace(Some(Worker.start()));
+/// assert!(current.current().is_some());
+/// # });
+/// ```
 pub trait CurrentAddr<A: Actor>: Send + Sync + 'static {
     /// The live address, if the actor runs.
     fn current(&self) -> Option<Addr<A>>;

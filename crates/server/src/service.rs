@@ -7,7 +7,7 @@
 //! 2. The router picks a handler, a static mount, or an automatic 204/404/405 answer.
 //! 3. Handlers run inline, inside `catch_unwind`: a panic answers 500, closes the connection and
 //!    is logged with its message, and nothing else notices. A *deferred* handler (an embedder's
-//!    async or actor route, see [`deferred`]) is a router entry like any other; when it matches
+//!    async or actor route, made by `deferred`) is a router entry like any other; when it matches
 //!    it leaves a future on its thread and answers with a marker, and the future, awaited here
 //!    on the connection's worker thread (also under `catch_unwind`), gives the response. Plain
 //!    handlers pay one status comparison for this; static files nothing.
