@@ -240,16 +240,7 @@ impl Service {
                 }
             },
             Ok(response) => (request, response.into()),
-            Err(payload) => {
-                let message = panic_message(payload);
-                tracing::error!(
-                    method = %request.method(),
-                    path = %request.path(),
-                    panic = %message,
-                    "route handler panicked; answering 500 and closing the connection"
-                );
-                (request, internal_error().into())
-            }
+            Err(payload) => panicked(request, payload, "route handler"),
         }
     }
 }
@@ -262,17 +253,20 @@ async fn settle(
 ) -> (Request, Prepared) {
     match AssertUnwindSafe(answer).catch_unwind().await {
         Ok(response) => (request, response.into()),
-        Err(payload) => {
-            let message = panic_message(payload);
-            tracing::error!(
-                method = %request.method(),
-                path = %request.path(),
-                panic = %message,
-                "async handler panicked; answering 500 and closing the connection"
-            );
-            (request, internal_error().into())
-        }
+        Err(payload) => panicked(request, payload, "async handler"),
     }
+}
+
+/// A handler panicked: the panic is logged with its message, and the request is answered 500
+/// with the connection closed; nothing else notices.
+fn panicked(request: Request, payload: Box<dyn Any + Send>, handler: &str) -> (Request, Prepared) {
+    tracing::error!(
+        method = %request.method(),
+        path = %request.path(),
+        panic = %panic_message(payload),
+        "{handler} panicked; answering 500 and closing the connection"
+    );
+    (request, internal_error().into())
 }
 
 fn internal_error() -> Response {
