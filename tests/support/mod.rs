@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod abuse;
 pub mod process;
 
 use std::io::{Read, Write};

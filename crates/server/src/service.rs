@@ -38,7 +38,7 @@ pub struct ConnectionOptions {
     pub limits: Limits,
     /// From the first byte of a request to the end of its head; not reset by trickled bytes.
     pub header_timeout: Duration,
-    /// Between two reads of a request body.
+    /// From the end of a request head to the end of its body; trickled bytes do not extend it.
     pub body_timeout: Duration,
     /// Idle between two requests on a kept-alive connection.
     pub keepalive_timeout: Duration,

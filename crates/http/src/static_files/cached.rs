@@ -49,7 +49,6 @@ use crate::response::{field_text, Body, FieldTable, FieldValue, Response};
 use crate::status::StatusCode;
 use bytes::Bytes;
 use std::fmt;
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -461,7 +460,7 @@ fn read_whole(
     if located_len > max_bytes {
         return Err(NotCacheable::TooLarge { len: located_len });
     }
-    let file = File::open(path)?;
+    let file = content::open_located(path)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
         // It was a regular file when located: it has been replaced since.

@@ -29,6 +29,10 @@
 //! again after it is read, so a file that was replaced, truncated, extended or rewritten is
 //! reported as [`FileChanged`] instead of being sent under a length and validator that no longer
 //! describe it. A chunk read while the file changed is never returned.
+//!
+//! The path is opened again for the content, so a directory on the way swapped for a symlink in
+//! between would open a file outside the root: [`open_located`] also checks that the handle is
+//! the file at that very path (on Linux, through `/proc/self/fd`), or fails with [`FileChanged`].
 
 use super::plan::{FileFacts, Part};
 use crate::response::{Body, Response};
@@ -36,7 +40,7 @@ use bytes::Bytes;
 use std::fmt;
 use std::fs::File;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A decided response for a static file, and the content the server writes after its head
 /// when that content is too large to hold in memory.
@@ -154,7 +158,7 @@ impl FileContent {
     /// Opens the file for streaming, failing with [`FileChanged`] when it no longer has the
     /// facts the response was decided on. Blocking.
     pub fn open(&self) -> io::Result<ContentReader> {
-        let file = File::open(&self.path)?;
+        let file = open_located(&self.path)?;
         verify(&file, &self.facts)?;
         Ok(ContentReader {
             file,
@@ -169,7 +173,7 @@ impl FileContent {
     /// Reads the whole content into memory, with the same checks as [`FileContent::open`] and
     /// [`ContentReader::next_chunk`]. Blocking.
     pub fn read_all(&self) -> io::Result<Vec<u8>> {
-        let file = File::open(&self.path)?;
+        let file = open_located(&self.path)?;
         verify(&file, &self.facts)?;
         let mut out = Vec::with_capacity(usize::try_from(self.len()).unwrap_or(0));
         for segment in &self.segments {
@@ -277,6 +281,25 @@ impl fmt::Display for FileChanged {
 }
 
 impl std::error::Error for FileChanged {}
+
+/// Opens the located file at `path` (canonical, found inside the root when the response was
+/// decided) and checks that the handle is the file at that path: if a directory on the way was
+/// swapped for a symlink since, the open followed it out of the root, and this fails with
+/// [`FileChanged`]. Linux only; where `/proc/self/fd` cannot be read the facts alone protect.
+pub(crate) fn open_located(path: &Path) -> io::Result<File> {
+    let file = File::open(path)?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let handle = format!("/proc/self/fd/{}", file.as_raw_fd());
+        if let Ok(real) = std::fs::read_link(handle) {
+            if real != path {
+                return Err(io::Error::other(FileChanged));
+            }
+        }
+    }
+    Ok(file)
+}
 
 /// Fails with [`FileChanged`] unless the open `file` still has `facts`.
 pub(crate) fn verify(file: &File, facts: &FileFacts) -> io::Result<()> {
@@ -427,5 +450,28 @@ mod tests {
         let prepared = Prepared::from(response.clone());
         assert_eq!(prepared.content, None);
         assert_eq!(prepared.into_inline().unwrap(), response);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_directory_swapped_for_a_symlink_is_a_changed_file() {
+        let base = std::env::temp_dir().join(format!(
+            "web_server_http-content-swap-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&base);
+        for dir in ["root/dir", "outside"] {
+            std::fs::create_dir_all(base.join(dir)).unwrap();
+        }
+        std::fs::write(base.join("root/dir/x"), b"inside").unwrap();
+        std::fs::write(base.join("outside/x"), b"secret").unwrap();
+        let located = std::fs::canonicalize(base.join("root/dir/x")).unwrap();
+        assert!(open_located(&located).is_ok());
+        // Between the decision and the read, the directory becomes a link out of the root.
+        std::fs::rename(base.join("root/dir"), base.join("root/parked")).unwrap();
+        std::os::unix::fs::symlink(base.join("outside"), base.join("root/dir")).unwrap();
+        let error = open_located(&located).unwrap_err();
+        assert!(FileChanged::is(&error), "{error}");
+        let _ = std::fs::remove_dir_all(&base);
     }
 }

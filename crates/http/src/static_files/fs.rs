@@ -42,7 +42,16 @@ pub fn prepare(
     let (variant, segments) = match content {
         Content::None => return Ok(Prepared::from(response)),
         Content::Whole(Variant::Gzip) => {
-            let compressed = gzip(&std::fs::read(sources.file)?, gzip_level)?;
+            // Read like any content: through the located handle, checked against the facts.
+            let whole = FileContent {
+                path: sources.file.to_owned(),
+                facts: sources.facts,
+                segments: vec![Segment::File {
+                    offset: 0,
+                    len: sources.facts.len,
+                }],
+            };
+            let compressed = gzip(&whole.read_all()?, gzip_level)?;
             response.set_body(if head {
                 Body::LengthOnly(compressed.len() as u64)
             } else {

@@ -139,8 +139,9 @@ pub struct Timeouts {
     /// From the first byte of a request to the end of its head, not reset by trickled bytes:
     /// the defence against slowloris (nginx `client_header_timeout`, Cowboy `request_timeout`).
     pub header_ms: u64,
-    /// Longest wait between two reads of a request body (nginx `client_body_timeout`), so a
-    /// client that stops uploading releases its connection.
+    /// From the end of a request's head to the end of its body, not reset by trickled bytes
+    /// (stricter than nginx's per-read `client_body_timeout`), so a client that stops or
+    /// trickles its upload releases its connection: the slow-body (R-U-Dead-Yet) defence.
     pub body_ms: u64,
     /// Idle time allowed between requests on a kept-alive connection (nginx
     /// `keepalive_timeout`); idle connections cost a slot and a file descriptor.

@@ -77,7 +77,9 @@ pub(crate) async fn linger_close<T: AsyncRead + AsyncWrite + Unpin>(io: &mut T) 
         return;
     }
     let deadline = Instant::now() + LINGER;
-    let mut scratch = [0u8; 2048];
+    // On the heap, and only now: an array here would be part of every connection's future,
+    // idle ones included, for the connection's whole life.
+    let mut scratch = vec![0u8; 2048];
     let mut drained = 0;
     while drained < LINGER_BYTES {
         match tokio::time::timeout_at(deadline, io.read(&mut scratch)).await {

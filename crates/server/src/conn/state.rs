@@ -276,9 +276,15 @@ impl<T: Transport> Connection<T> {
         mut decoder: BodyDecoder,
         mut body: BytesMut,
     ) -> State {
-        let body_timeout = self.options.body_timeout;
+        // The whole body must arrive within `body_timeout` of its head: like the header
+        // timeout, trickled bytes do not extend it (a per-read timer let a byte every second
+        // hold the connection, and up to `max_body_bytes` of buffer, for days).
+        let deadline = Instant::now() + self.options.body_timeout;
         loop {
-            if !self.buf.is_empty() {
+            // One `decode` call yields at most one piece of data: decode what is buffered until
+            // the decoder needs more input (`consumed == 0`), then read. A chunked body that
+            // arrived whole would otherwise wait for bytes that never come (408 at the timeout).
+            while !self.buf.is_empty() {
                 match decoder.decode(&self.buf) {
                     Ok(step) => {
                         body.extend_from_slice(&self.buf[step.data.clone()]);
@@ -286,11 +292,14 @@ impl<T: Transport> Connection<T> {
                         if step.done {
                             return State::Handling(head.into_request(head_bytes, body.freeze()));
                         }
+                        if step.consumed == 0 {
+                            break;
+                        }
                     }
                     Err(error) => return self.reject(&error),
                 }
             }
-            match io::read_some(&mut self.io, &mut self.buf, Instant::now() + body_timeout).await {
+            match io::read_some(&mut self.io, &mut self.buf, deadline).await {
                 ReadOutcome::Data => {}
                 ReadOutcome::TimedOut => return self.timed_out(),
                 ReadOutcome::Eof | ReadOutcome::Failed => return State::Closing,
