@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test build release lint fmt fuzz clean
+.PHONY: run test build release lint fmt fuzz bench clean
 
 ## run: build in release mode and serve the bundled sample site with the dev profile
 ## (http://127.0.0.1:8080; Ctrl-C stops it). Pass flags with ARGS, e.g. make run ARGS="--workers 1".
@@ -38,6 +38,12 @@ fuzz:
 		mkdir -p ../target/fuzz-corpus/$$t && \
 		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$t ../target/fuzz-corpus/$$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done
+
+## bench: web_server against nginx, one pinned core each, every workload of docs/performance.md.
+## Installs nginx and wrk if missing (as root), builds release, prints the table. About 8 minutes;
+## a quick smoke: make bench BENCH_SECONDS=2 BENCH_REPS=1 (more settings: tests/bench/bench.py).
+bench:
+	CARGO="$(CARGO)" python3 tests/bench/bench.py
 
 ## fmt: format the workspace
 fmt:
