@@ -2,15 +2,15 @@
 //! `cargo build --examples`), its stdout lines read as events, driven over real sockets, then
 //! stopped with SIGTERM and expected to exit with code 0.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The longest any single wait may take before the test fails (a hang, not slowness).
-const WAIT: Duration = Duration::from_secs(20);
+use support::process::{Running, WAIT};
 
 /// `target/<profile>/examples/<name>`: this test runs from `target/<profile>/deps`.
 fn example_path(name: &str) -> PathBuf {
@@ -31,61 +31,23 @@ fn example_path(name: &str) -> PathBuf {
     path
 }
 
-/// A running example and the lines it printed.
-struct Example {
-    /// The process, killed on drop if the test failed before it exited.
-    child: Child,
-    /// Lines of stdout and stderr, as they come.
-    lines: mpsc::Receiver<String>,
-    /// Every line read so far, for failure messages.
-    seen: Vec<String>,
-}
+/// A running example: the shared process harness, with the example's own conventions (lines
+/// such as `listening on http://ADDR`, matched by prefix).
+struct Example(Running);
 
 impl Example {
     fn start(name: &str, args: &[&str]) -> Example {
-        let mut child = Command::new(example_path(name))
+        let mut command = Command::new(example_path(name));
+        command
             .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .env_remove("WEB_SERVER_PROFILE")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the example starts");
-        let (tx, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        Example {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
+            .env_remove("WEB_SERVER_PROFILE");
+        Example(Running::start(command))
     }
 
     /// The next line starting with `prefix` (earlier ones are skipped).
     fn wait_for(&mut self, prefix: &str) -> String {
-        loop {
-            let line = self.lines.recv_timeout(WAIT).unwrap_or_else(|_| {
-                panic!(
-                    "no line starting with {prefix:?}; saw:\n{}",
-                    self.seen.join("\n")
-                )
-            });
-            self.seen.push(line.clone());
-            if line.starts_with(prefix) {
-                return line;
-            }
-        }
+        self.0.wait_for_prefix(prefix)
     }
 
     /// The address of the next line `<prefix>ADDR`, e.g. `listening on http://127.0.0.1:8080`.
@@ -95,28 +57,9 @@ impl Example {
     }
 
     /// Sends SIGTERM and returns the exit code.
-    fn terminate(mut self) -> Option<i32> {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(sent.success());
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "exits within {WAIT:?} of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Example {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn terminate(self) -> Option<i32> {
+        self.0.signal("-TERM");
+        self.0.exit_code()
     }
 }
 
@@ -297,7 +240,7 @@ fn supervised_counter_restarts_with_fresh_state() {
     app.wait_for("count after the restart: 1");
     let deadline = Instant::now() + WAIT;
     let status = loop {
-        if let Some(status) = app.child.try_wait().unwrap() {
+        if let Some(status) = app.0.child.try_wait().unwrap() {
             break status;
         }
         assert!(Instant::now() < deadline, "exits by itself");

@@ -46,15 +46,21 @@ impl Running {
     }
 
     pub fn wait_for(&mut self, needle: &str) -> String {
+        self.wait_until(needle, |line| line.contains(needle))
+    }
+
+    /// The next line starting with `prefix` (earlier lines are skipped).
+    pub fn wait_for_prefix(&mut self, prefix: &str) -> String {
+        self.wait_until(prefix, |line| line.starts_with(prefix))
+    }
+
+    fn wait_until(&mut self, what: &str, matches: impl Fn(&str) -> bool) -> String {
         loop {
             let line = self.lines.recv_timeout(WAIT).unwrap_or_else(|_| {
-                panic!(
-                    "no line containing {needle:?}; saw:\n{}",
-                    self.seen.join("\n")
-                )
+                panic!("no line matching {what:?}; saw:\n{}", self.seen.join("\n"))
             });
             self.seen.push(line.clone());
-            if line.contains(needle) {
+            if matches(&line) {
                 return line;
             }
         }
