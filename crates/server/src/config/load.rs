@@ -763,11 +763,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn default_toml_sets_every_key_and_nothing_else() {
-        let text = fs::read_to_string(Path::new(built_in()).join("default.toml")).unwrap();
-        let table: toml::Table = toml::from_str(&text).unwrap();
-        let mut found: Vec<String> = table
+    /// Every `section.key` of a two-level TOML table, sorted.
+    fn dotted_keys(table: &toml::Table) -> Vec<String> {
+        let mut keys: Vec<String> = table
             .iter()
             .flat_map(|(section, keys)| {
                 keys.as_table()
@@ -776,10 +774,22 @@ mod tests {
                     .map(move |key| format!("{section}.{key}"))
             })
             .collect();
-        found.sort();
-        let mut want: Vec<String> = SCHEMA.iter().map(|s| s.key.to_owned()).collect();
-        want.sort();
-        assert_eq!(found, want);
+        keys.sort();
+        keys
+    }
+
+    /// Every key of the schema, sorted.
+    fn schema_keys() -> Vec<String> {
+        let mut keys: Vec<String> = SCHEMA.iter().map(|s| s.key.to_owned()).collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn default_toml_sets_every_key_and_nothing_else() {
+        let text = fs::read_to_string(Path::new(built_in()).join("default.toml")).unwrap();
+        let table: toml::Table = toml::from_str(&text).unwrap();
+        assert_eq!(dotted_keys(&table), schema_keys());
     }
 
     #[test]
@@ -793,19 +803,7 @@ mod tests {
         )
         .unwrap();
         let table = toml::Table::try_from(&settings).unwrap();
-        let mut found: Vec<String> = table
-            .iter()
-            .flat_map(|(section, keys)| {
-                keys.as_table()
-                    .unwrap()
-                    .keys()
-                    .map(move |key| format!("{section}.{key}"))
-            })
-            .collect();
-        found.sort();
-        let mut want: Vec<String> = SCHEMA.iter().map(|s| s.key.to_owned()).collect();
-        want.sort();
-        assert_eq!(found, want);
+        assert_eq!(dotted_keys(&table), schema_keys());
     }
 
     #[test]
