@@ -99,6 +99,7 @@ fn config(site: &Path, cache: bool) -> ServerConfig {
             max_bytes: 0,
             max_entries: 0,
             revalidate: Duration::from_secs(1),
+            max_negative_entries: 0,
         };
     }
     config

@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::io::Write;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,7 @@ fn options(max_entries: usize, max_bytes: u64, revalidate_ms: u64) -> CacheOptio
         max_bytes,
         max_entries,
         revalidate: Duration::from_millis(revalidate_ms),
+        max_negative_entries: 64,
     }
 }
 
@@ -209,5 +211,114 @@ fn killing_the_cache_under_load_loses_no_request_and_empties_the_table() {
     assert!(
         stats.entries <= 1,
         "only what was requested since: {stats:?}"
+    );
+}
+
+#[test]
+fn a_missing_path_is_remembered_until_the_file_appears() {
+    let (config, root) = config(&[("a.txt", b"alpha")], options(100, 1 << 20, 100));
+    let server = TestServer::start(config, Router::new);
+    assert_eq!(get(&server, "/later.txt"), (404, b"not found\n".to_vec()));
+    assert_eq!(get(&server, "/later.txt"), (404, b"not found\n".to_vec()));
+    let stats = server.cache();
+    assert_eq!(
+        (stats.negative_entries, stats.entries, stats.loads),
+        (1, 0, 0),
+        "a 404 is a negative entry, not a file: {stats:?}"
+    );
+    assert!(
+        stats.hits >= 1,
+        "the second 404 came from memory: {stats:?}"
+    );
+    std::fs::write(root.join("later.txt"), b"here now").unwrap();
+    eventually("the new file is served", || {
+        get(&server, "/later.txt") == (200, b"here now".to_vec())
+    });
+    assert_eq!(server.cache().negative_entries, 0);
+}
+
+#[test]
+fn a_scan_of_missing_paths_never_evicts_cached_files() {
+    let files: [(&str, &[u8]); 2] = [("a.txt", b"a"), ("b.txt", b"b")];
+    let (config, _) = config(&files, options(2, 1 << 20, 60_000));
+    let server = TestServer::start(config, Router::new);
+    for path in ["/a.txt", "/b.txt"] {
+        assert_eq!(get(&server, path).0, 200);
+    }
+    let mut conn = server.connect();
+    for n in 0..300 {
+        let reply = exchange(
+            &mut conn,
+            &format!("GET /scan/{n}.php HTTP/1.1\r\nHost: t\r\n\r\n"),
+        );
+        assert_eq!(reply.status, 404);
+    }
+    let stats = server.cache();
+    assert_eq!(stats.entries, 2, "{stats:?}");
+    assert_eq!(stats.negative_entries, 64, "the negative bound holds");
+    assert_eq!(stats.keys.len(), 2);
+    assert_eq!(get(&server, "/a.txt"), (200, b"a".to_vec()));
+    assert_eq!(
+        server.cache().loads,
+        2,
+        "a.txt was never evicted nor reloaded"
+    );
+}
+
+/// Large cached bodies leave through `sendfile` from the open file: the bytes on the wire must
+/// be exactly the file's, whole and in ranges, request after request on one connection, with
+/// HEAD and small answers interleaved (a sent file must not swallow or reorder what follows);
+/// and a file rewritten in place is never sent under the old version's head.
+#[test]
+fn a_large_cached_file_is_sent_from_the_open_file_byte_for_byte() {
+    let big: Vec<u8> = (0..200_000u32)
+        .map(|n| (n.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let files: [(&str, &[u8]); 2] = [("big.bin", &big), ("small.txt", b"small")];
+    let (config, root) = config(&files, options(100, 16 << 20, 60_000));
+    let server = TestServer::start(config, Router::new);
+    let mut conn = server.connect();
+    for round in 0..3 {
+        let whole = exchange(&mut conn, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(whole.status, 200);
+        assert!(whole.body == big, "round {round}: the whole body differs");
+        let range = exchange(
+            &mut conn,
+            "GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=100000-199999\r\n\r\n",
+        );
+        assert_eq!(range.status, 206);
+        assert!(
+            range.body == big[100_000..200_000],
+            "round {round}: the range differs"
+        );
+        let small = exchange(&mut conn, "GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!((small.status, small.body.as_slice()), (200, &b"small"[..]));
+        conn.write_all(b"HEAD /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        let head = support::read_reply(&mut conn, true);
+        assert_eq!(head.header("content-length"), Some("200000"));
+    }
+    assert!(
+        web_server::zero_copy::open_bodies() >= 1,
+        "the entry keeps its file open"
+    );
+    let stats = server.cache();
+    assert_eq!(stats.loads, 2);
+    // Rewritten in place, same length, within the revalidation period: the answer must still
+    // be one version, the cached one its ETag names, not new bytes under the old head.
+    let first = exchange(&mut conn, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    let mut rewrite = std::fs::OpenOptions::new()
+        .write(true)
+        .open(root.join("big.bin"))
+        .unwrap();
+    rewrite.write_all(&vec![0xEE; 200_000]).unwrap();
+    rewrite
+        .set_modified(std::time::SystemTime::now() + Duration::from_secs(5))
+        .unwrap();
+    let after = exchange(&mut conn, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(after.header("etag"), first.header("etag"));
+    assert!(
+        after.body == big,
+        "the cached version, whole, under its own validators"
     );
 }

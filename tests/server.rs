@@ -93,6 +93,37 @@ fn rfc9112_9_3_http_1_0_closes_by_default() {
     assert!(closed_by_server(&mut conn));
 }
 
+/// A client that sends `Connection: close` gets the answer and then FIN, not a reset, whether
+/// the server closes at once (nothing more sent) or lingers (bytes came after the request).
+#[test]
+fn rfc9112_9_6_a_client_close_is_answered_and_closed_at_once() {
+    let server = TestServer::start(site(), router);
+    let mut conn = server.connect();
+    let reply = exchange(
+        &mut conn,
+        "GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(
+        (reply.status, reply.header("connection")),
+        (200, Some("close"))
+    );
+    assert_eq!(reply.body, b"alpha");
+    assert!(closed_by_server(&mut conn), "FIN after the answer");
+
+    let mut pipelined = server.connect();
+    pipelined
+        .write_all(
+            b"GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n",
+        )
+        .unwrap();
+    let reply = read_reply(&mut pipelined, false);
+    assert_eq!((reply.status, reply.body.as_slice()), (200, &b"alpha"[..]));
+    assert!(
+        closed_by_server(&mut pipelined),
+        "the request after the close is not answered, and the close is clean"
+    );
+}
+
 #[test]
 fn rfc9110_9_3_2_head_has_get_headers_and_no_body() {
     let server = TestServer::start(site(), router);

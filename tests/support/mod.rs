@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod abuse;
+pub mod load;
 pub mod process;
 
 use std::io::{Read, Write};

@@ -691,3 +691,45 @@ fn is_current_notices_a_symlink_pointing_elsewhere() {
     std::os::unix::fs::symlink(dir.path().join("two.txt"), &link).unwrap();
     assert!(!files.is_current(&entry));
 }
+
+/// A negative cache entry (a remembered 404) answers as the disk path does, for every method
+/// and whatever the request carries, and is dropped as soon as the file appears.
+#[test]
+fn a_refused_tail_answers_from_memory_as_from_disk_until_the_file_appears() {
+    let dir = docroot();
+    let files = StaticFiles::new(dir.path(), StaticOptions::default()).unwrap();
+    let cases = [
+        ("/missing.txt", Rejection::NotFound),
+        ("/.hidden", Rejection::NotFound),
+        ("/docs/nope/deeper.html", Rejection::NotFound),
+    ];
+    std::fs::write(dir.path().join(".hidden"), b"secret").unwrap();
+    for (tail, expected) in cases {
+        let rejection = match files.load(tail, MAX) {
+            Err(NotCacheable::Rejected(rejection)) => rejection,
+            other => panic!("{tail}: {other:?}"),
+        };
+        assert_eq!(rejection, expected, "{tail}");
+        assert!(files.still_refused(tail, rejection), "{tail}");
+        for (method, fields) in [
+            ("GET", ""),
+            ("HEAD", ""),
+            ("GET", "Accept-Encoding: gzip\r\n"),
+            ("GET", "Range: bytes=0-9\r\n"),
+            ("GET", "If-None-Match: *\r\n"),
+            ("OPTIONS", ""),
+            ("POST", "Content-Length: 0\r\n"),
+            ("DELETE", ""),
+        ] {
+            let request = get(method, tail, fields);
+            assert_eq!(
+                files.respond_refused(rejection, &request),
+                files.serve(&request, tail),
+                "{method} {tail} {fields:?}"
+            );
+        }
+    }
+    std::fs::write(dir.path().join("missing.txt"), b"here now").unwrap();
+    assert!(!files.still_refused("/missing.txt", Rejection::NotFound));
+    assert!(!files.still_refused("/missing.txt", Rejection::Forbidden));
+}

@@ -19,6 +19,7 @@
 //! - `conn`: `web_server_tcp_acceptor`, the per-connection actor and its state machine.
 //! - [`service`]: the request pipeline (router, static files, panics → 500).
 //! - [`cache`], [`metrics`]: the cache and metrics actors and their supervisors.
+//! - [`zero_copy`]: large cached files kept open and sent with `sendfile`.
 //! - [`tls`]: HTTPS with rustls (ring), reloadable certificates.
 //! - [`reload`]: hot reload of the configuration (SIGHUP, `POST /admin/reload`).
 //! - [`admin`]: the admin endpoint (tree, kills, metrics, health, readiness, config).
@@ -40,6 +41,7 @@ pub mod service;
 pub mod tcp;
 pub mod tls;
 pub mod tree;
+pub mod zero_copy;
 
 pub use embed::{ActorSlot, CurrentAddr, PathParams, WebServer, WebServerBuilder};
 pub use run::{run, run_until_signalled, shutdown_signal, RunError};

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `timeouts.{header,body,keepalive,send}_ms`, `limits.*` (from each connection's next request) | `server.{bind,workers,backlog,docroot}` |
 //! | `server.max_connections` | `compression.*`, `cache.max_file_bytes` (the static mounts' rules) |
-//! | `cache.{max_bytes,max_entries,revalidate_ms}` | `timeouts.shutdown_ms`, `admin.*`, `tls.bind` |
+//! | `cache.{max_bytes,max_entries,revalidate_ms,max_negative_entries}` | `timeouts.shutdown_ms`, `admin.*`, `tls.bind` |
 //! | `log.level`, `log.access_log`; TLS certificates | `log.format` |
 
 use std::fmt;
@@ -187,6 +187,10 @@ impl Reloader {
                 (
                     "cache.revalidate_ms",
                     old_cache.revalidate != new_cache.revalidate,
+                ),
+                (
+                    "cache.max_negative_entries",
+                    old_cache.max_negative_entries != new_cache.max_negative_entries,
                 ),
             ] {
                 if changed {

@@ -75,6 +75,7 @@ impl Default for ServerConfig {
                 max_bytes: 64 * 1024 * 1024,
                 max_entries: 10_000,
                 revalidate: Duration::from_secs(1),
+                max_negative_entries: 1_024,
             },
             admin: None,
             config_text: String::new(),
@@ -125,6 +126,7 @@ impl ServerConfig {
                 max_bytes: settings.cache.max_bytes,
                 max_entries: settings.cache.max_entries,
                 revalidate: settings.cache.revalidate(),
+                max_negative_entries: settings.cache.max_negative_entries,
             },
             admin: settings.admin.bind.map(|bind| AdminConfig {
                 bind,

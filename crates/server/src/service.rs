@@ -29,7 +29,7 @@ use web_server_http::{
     Limits, Method, Params, Prepared, Request, Response, Route, Router, StatusCode,
 };
 
-use crate::cache::StaticCache;
+use crate::cache::{Fresh, StaticCache, StaticEntry};
 
 /// What a connection needs to know besides the router: limits and timeouts from the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,43 +189,54 @@ impl Service {
     }
 
     /// Answers one request. Returns the request back so the caller can log it.
-    pub async fn respond(self: &Arc<Self>, request: Request) -> (Request, Prepared) {
+    pub async fn respond(self: &Arc<Self>, request: Request) -> Answered {
         if let Some(answer) = self.intercept.as_ref().and_then(|claim| claim(&request)) {
-            return settle(request, answer).await;
+            return settle(request, answer).await.into();
         }
         if let Route::Static(files, _) = self.router.lookup(request.method(), request.path()) {
             let cacheable = matches!(request.method(), Method::Get | Method::Head);
             if let (Some(cache), true) = (&self.cache, cacheable) {
                 if let Some(entry) = cache.hit(request.path()) {
                     crate::metrics::cache_hit();
-                    let response = files.respond_cached(&entry.value, &request);
-                    return (request, response.into());
+                    let response = entry.value.respond(files, &request);
+                    return Answered::from_entry(request, response, entry);
                 }
                 crate::metrics::cache_miss();
                 if let Some(entry) = cache.miss(request.path()).await {
-                    let response = files.respond_cached(&entry.value, &request);
-                    return (request, response.into());
+                    let response = entry.value.respond(files, &request);
+                    return Answered::from_entry(request, response, entry);
                 }
             }
-            let service = self.clone();
-            let blocking = tokio::task::spawn_blocking(move || {
-                let prepared = service.router.prepare(&request);
-                (request, prepared)
-            });
-            return match blocking.await {
-                Ok(answered) => answered,
-                Err(err) => {
-                    // The request moved into the failed task; answer without it.
-                    let message = if err.is_panic() {
-                        panic_message(err.into_panic())
-                    } else {
-                        "cancelled".to_owned()
-                    };
-                    tracing::error!(panic = %message, "static file handler panicked");
-                    (empty_request(), internal_error().into())
-                }
-            };
+            return self.prepare_static(request).await.into();
         }
+        self.handle(request).await.into()
+    }
+
+    /// What the cache does not hold (too large, a redirect, a read error), or every static
+    /// request when there is no cache: decided, and short content read, on the blocking pool.
+    async fn prepare_static(self: &Arc<Self>, request: Request) -> (Request, Prepared) {
+        let service = self.clone();
+        let blocking = tokio::task::spawn_blocking(move || {
+            let prepared = service.router.prepare(&request);
+            (request, prepared)
+        });
+        match blocking.await {
+            Ok(answered) => answered,
+            Err(err) => {
+                // The request moved into the failed task; answer without it.
+                let message = if err.is_panic() {
+                    panic_message(err.into_panic())
+                } else {
+                    "cancelled".to_owned()
+                };
+                tracing::error!(panic = %message, "static file handler panicked");
+                (empty_request(), internal_error().into())
+            }
+        }
+    }
+
+    /// A route handler's answer, or a deferred handler's once its future resolves.
+    async fn handle(&self, request: Request) -> (Request, Prepared) {
         let answered = catch_unwind(AssertUnwindSafe(|| self.router.handle(&request)));
         match answered {
             Ok(response) if response.status() == DEFERRED => match PARKED.with(Cell::take) {
@@ -241,6 +252,37 @@ impl Service {
             },
             Ok(response) => (request, response.into()),
             Err(payload) => panicked(request, payload, "route handler"),
+        }
+    }
+}
+
+/// A request's answer, as the connection writes it.
+pub struct Answered {
+    /// The request, given back for the access log.
+    pub request: Request,
+    /// The response, and the content to stream after its head if it is a large file.
+    pub prepared: Prepared,
+    /// The cache entry the answer came from: the connection may send the body from the entry's
+    /// open file without copying it (see [`crate::zero_copy`]).
+    pub entry: Option<Arc<Fresh<StaticEntry>>>,
+}
+
+impl Answered {
+    fn from_entry(request: Request, response: Response, entry: Arc<Fresh<StaticEntry>>) -> Self {
+        Answered {
+            request,
+            prepared: response.into(),
+            entry: Some(entry),
+        }
+    }
+}
+
+impl From<(Request, Prepared)> for Answered {
+    fn from((request, prepared): (Request, Prepared)) -> Self {
+        Answered {
+            request,
+            prepared,
+            entry: None,
         }
     }
 }

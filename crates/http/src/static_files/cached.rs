@@ -378,6 +378,27 @@ impl StaticFiles {
         self.materialize(decision, head, file)
     }
 
+    /// Answers `request` for a tail that [`StaticFiles::load`] refused with
+    /// [`NotCacheable::Rejected`], exactly as [`StaticFiles::prepare`] answers it while the
+    /// tail is still refused the same way (see [`StaticFiles::still_refused`]): OPTIONS and
+    /// other methods as for any tail, GET and HEAD with the rejection's status. This lets a cache
+    /// remember a 404 (a negative entry, as nginx's `open_file_cache_errors`) and answer it
+    /// without touching the file system. Never touches the file system.
+    pub fn respond_refused(&self, rejection: Rejection, request: &Request) -> Response {
+        match request.method() {
+            Method::Get | Method::Head => super::rejected(rejection),
+            Method::Options => allow(StatusCode::NO_CONTENT),
+            _ => allow(StatusCode::METHOD_NOT_ALLOWED),
+        }
+    }
+
+    /// Whether `tail` is still refused with `rejection` (the file is still missing, hidden,
+    /// outside the root …): the check that keeps a negative cache entry. Blocking: metadata
+    /// only.
+    pub fn still_refused(&self, tail: &str, rejection: Rejection) -> bool {
+        matches!(self.target(tail), Err(Unresolved::Rejected(now)) if now == rejection)
+    }
+
     /// Compresses `file`'s gzip variant now, if the rules can ever serve it (gzip enabled, a
     /// compressible type, a size within the gzip limits and no precompressed sibling taking its
     /// place). Returns whether the entry holds a gzip variant afterwards. Call it on a blocking

@@ -268,11 +268,19 @@ fn allow(status: StatusCode) -> Response {
 }
 
 fn rejected(rejection: Rejection) -> Response {
-    let status = rejection.status();
-    Response::text(
-        status,
-        format!("{}\n", status.reason().to_ascii_lowercase()),
-    )
+    // Static bodies: a server answering a scan of missing paths from its cache allocates no
+    // text per 404.
+    let text: &'static str = match rejection {
+        Rejection::BadRequest => "bad request\n",
+        Rejection::NotFound => "not found\n",
+        Rejection::Forbidden => "forbidden\n",
+    };
+    let mut response = Response::new(rejection.status());
+    response.push_unchecked("Content-Type", "text/plain; charset=utf-8");
+    response.set_body(crate::response::Body::Full(bytes::Bytes::from_static(
+        text.as_bytes(),
+    )));
+    response
 }
 
 /// 301 to the same path with `/` appended, query preserved (the path is the validated,

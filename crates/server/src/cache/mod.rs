@@ -22,6 +22,12 @@ use web_server_supervision::{ChildSpec, Strategy, SupervisorFlags, SupervisorSpe
 
 pub use table::{OwnedTable, Table, TableSlot, Weighed};
 
+use web_server_http::static_files::resolve::Rejection;
+use web_server_http::static_files::{CachedFile, NotCacheable};
+use web_server_http::{Request, Response, StaticFiles};
+
+use crate::zero_copy::FileBody;
+
 /// The supervision id of the cache supervisor.
 pub const CACHE_SUP_ID: &str = "web_server_cache_sup";
 /// The supervision id of the cache.
@@ -54,7 +60,9 @@ pub struct CacheStats {
     pub evictions: u64,
     /// Files loaded since the owner (re)started.
     pub loads: u64,
-    /// The keys held, least recently used last.
+    /// Negative entries held (remembered 404s and other refusals).
+    pub negative_entries: usize,
+    /// The keys of the files held, most recently used first.
     pub keys: Vec<String>,
 }
 
@@ -68,6 +76,9 @@ pub struct CacheOptions {
     /// How long an entry is trusted before its file is checked again (`cache.revalidate_ms`);
     /// zero checks on every hit.
     pub revalidate: Duration,
+    /// Negative entries (paths answered 404, 403 or 400) held at most, in a bound of their own
+    /// (`cache.max_negative_entries`); 0 remembers none.
+    pub max_negative_entries: usize,
 }
 
 /// An entry with the time its file was last checked.
@@ -81,6 +92,10 @@ pub struct Fresh<E> {
 impl<E: Weighed> Weighed for Fresh<E> {
     fn weight(&self) -> u64 {
         self.value.weight()
+    }
+
+    fn negative(&self) -> bool {
+        self.value.negative()
     }
 }
 
@@ -142,9 +157,11 @@ impl<L: Loader> CacheHandle<L> {
         self.revalidate_ms
             .store(options.revalidate.as_millis() as u64, Ordering::Relaxed);
         if let Some(owned) = self.slot.table() {
-            owned
-                .table
-                .set_bounds(options.max_entries, options.max_bytes);
+            owned.table.set_bounds(
+                options.max_entries,
+                options.max_bytes,
+                options.max_negative_entries,
+            );
         }
     }
 
@@ -174,9 +191,11 @@ impl<L: Loader> CacheHandle<L> {
             misses: counters.misses.load(Ordering::Relaxed),
             evictions: counters.evictions.load(Ordering::Relaxed),
             loads: counters.loads.load(Ordering::Relaxed),
+            negative_entries: table.negative_len(),
             keys: table
                 .snapshot()
                 .into_iter()
+                .filter(|(_, entry)| !entry.negative())
                 .map(|(key, _)| key.into())
                 .collect(),
         }
@@ -226,7 +245,11 @@ pub struct Cache<L: Loader> {
 impl<L: Loader> Cache<L> {
     fn new(handle: Arc<CacheHandle<L>>, loader: Arc<L>) -> Self {
         let options = handle.options();
-        let table = handle.slot.publish(options.max_entries, options.max_bytes);
+        let table = handle.slot.publish(
+            options.max_entries,
+            options.max_bytes,
+            options.max_negative_entries,
+        );
         Cache {
             handle,
             table,
@@ -340,12 +363,14 @@ impl<L: Loader> Handler<Load<L>> for Cache<L> {
                 let entry = match loaded {
                     Ok((Some(entry), fresh_load)) => {
                         if fresh_load {
-                            cache
-                                .table
-                                .table
-                                .stats()
-                                .loads
-                                .fetch_add(1, Ordering::Relaxed);
+                            if !entry.negative() {
+                                cache
+                                    .table
+                                    .table
+                                    .stats()
+                                    .loads
+                                    .fetch_add(1, Ordering::Relaxed);
+                            }
                             if !cache.table.table.insert(&key, entry.clone()) {
                                 tracing::debug!(%key, "too large for the cache");
                             }
@@ -403,23 +428,85 @@ impl StaticLoader {
     }
 }
 
-impl Weighed for web_server_http::static_files::CachedFile {
+/// What the static cache holds for a request path.
+// Every entry lives in its own `Arc`, allocated once per load: a small `Refused` wastes a few
+// hundred bytes per remembered 404 (at most `cache.max_negative_entries` of them), where boxing
+// the file would cost every hit an indirection.
+#[allow(clippy::large_enum_variant)]
+pub enum StaticEntry {
+    /// The file (or directory index) in memory.
+    File {
+        /// Content, validators and variants.
+        file: CachedFile,
+        /// The file kept open for `sendfile`, when it is large (see [`crate::zero_copy`]).
+        sendable: Option<FileBody>,
+    },
+    /// A negative entry: the path is refused (missing, hidden, outside the root …), so requests
+    /// for it are answered without touching the file system until it changes, as nginx's
+    /// `open_file_cache_errors` does.
+    Refused(Rejection),
+}
+
+impl StaticEntry {
+    /// Answers `request` from the entry, as `files` would from disk.
+    pub fn respond(&self, files: &StaticFiles, request: &Request) -> Response {
+        match self {
+            StaticEntry::File { file, .. } => files.respond_cached(file, request),
+            StaticEntry::Refused(rejection) => files.respond_refused(*rejection, request),
+        }
+    }
+
+    /// Where the kernel can send `body` from without copying it: the open file and the offset
+    /// of `body` in it, when `body` is (a slice of) this entry's identity content, as a 200 or a
+    /// single range answered from the entry is, and the file is still the version read.
+    /// Blocking only for a `statx`.
+    pub fn sendfile_source(&self, body: &[u8]) -> Option<(&FileBody, u64)> {
+        let StaticEntry::File {
+            file,
+            sendable: Some(sendable),
+        } = self
+        else {
+            return None;
+        };
+        let whole = file.body().as_ref();
+        let start = (body.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+        let inside = start + body.len() <= whole.len();
+        (inside && sendable.unchanged()).then_some((sendable, start as u64))
+    }
+}
+
+impl Weighed for StaticEntry {
     fn weight(&self) -> u64 {
-        self.memory_bytes()
+        match self {
+            // The open file's pages are the kernel's page cache, not this process's memory.
+            StaticEntry::File { file, .. } => file.memory_bytes(),
+            StaticEntry::Refused(_) => 0,
+        }
+    }
+
+    fn negative(&self) -> bool {
+        matches!(self, StaticEntry::Refused(_))
     }
 }
 
 impl Loader for StaticLoader {
-    type Entry = web_server_http::static_files::CachedFile;
+    type Entry = StaticEntry;
 
     fn load(&self, key: &str) -> Option<Self::Entry> {
         match self.router.lookup(web_server_http::Method::Get, key) {
             web_server_http::Route::Static(files, tail) => {
-                let file = files.load(tail, self.max_file_bytes).ok()?;
-                // Compress now, off the event loop: browsers nearly always accept gzip, no hit
-                // then ever compresses, and the entry's weight already counts the variant.
-                files.precompress(&file);
-                Some(file)
+                match files.load(tail, self.max_file_bytes) {
+                    Ok(file) => {
+                        // Compress now, off the event loop: browsers nearly always accept gzip,
+                        // no hit then ever compresses, and the entry's weight already counts
+                        // the variant.
+                        files.precompress(&file);
+                        let sendable = FileBody::open(file.path(), file.facts());
+                        Some(StaticEntry::File { file, sendable })
+                    }
+                    Err(NotCacheable::Rejected(rejection)) => Some(StaticEntry::Refused(rejection)),
+                    Err(_) => None,
+                }
             }
             _ => None,
         }
@@ -427,7 +514,10 @@ impl Loader for StaticLoader {
 
     fn unchanged(&self, key: &str, entry: &Self::Entry) -> bool {
         match self.router.lookup(web_server_http::Method::Get, key) {
-            web_server_http::Route::Static(files, _) => files.is_current(entry),
+            web_server_http::Route::Static(files, tail) => match entry {
+                StaticEntry::File { file, .. } => files.is_current(file),
+                StaticEntry::Refused(rejection) => files.still_refused(tail, *rejection),
+            },
             _ => false,
         }
     }

@@ -13,6 +13,14 @@ use lru::LruCache;
 pub trait Weighed {
     /// Bytes the entry holds, counted against the byte bound.
     fn weight(&self) -> u64;
+
+    /// Whether the entry records that its key has nothing to serve (a negative entry, such as
+    /// a remembered 404). Negative entries live in a bound of their own and weigh nothing
+    /// against the byte bound, so a scan of random paths evicts only other negative entries,
+    /// never files.
+    fn negative(&self) -> bool {
+        false
+    }
 }
 
 /// Counts of what the table did, for metrics.
@@ -28,29 +36,54 @@ pub struct TableStats {
     pub loads: AtomicU64,
 }
 
-/// An LRU table bounded by `max_entries` and `max_bytes`.
+/// The two LRU lists, under one lock so that a key is never in both.
+struct Lists<V> {
+    /// Entries with content, bounded by count and bytes.
+    positive: LruCache<Box<str>, Arc<V>>,
+    /// Negative entries, bounded by count only.
+    negative: LruCache<Box<str>, Arc<V>>,
+    /// The negative bound; 0 keeps no negative entry (`LruCache` cannot have capacity 0).
+    negative_cap: usize,
+}
+
+/// An LRU table bounded by `max_entries` and `max_bytes`, with negative entries in an LRU of
+/// their own bounded by `max_negative`.
 pub struct Table<V> {
     /// Keyed by request path; values shared with readers, who keep them while answering.
-    map: Mutex<LruCache<Box<str>, Arc<V>>>,
+    lists: Mutex<Lists<V>>,
     /// Sum of the entries' weights.
     bytes: AtomicU64,
-    /// Entries now (mirrors the map's length, readable without the lock).
+    /// Entries with content now (mirrors the positive list's length, readable without the lock).
     entries: AtomicUsize,
+    /// Negative entries now.
+    negative_entries: AtomicUsize,
     /// Byte bound; changed by a configuration reload.
     max_bytes: AtomicU64,
     /// Hits, misses, evictions.
     stats: TableStats,
 }
 
+fn capacity(entries: usize) -> NonZeroUsize {
+    NonZeroUsize::new(entries.max(1)).expect("at least one")
+}
+
 impl<V: Weighed> Table<V> {
-    /// An empty table.
+    /// An empty table that keeps no negative entry.
     pub fn new(max_entries: usize, max_bytes: u64) -> Self {
+        Self::with_negative(max_entries, max_bytes, 0)
+    }
+
+    /// An empty table that keeps at most `max_negative` negative entries.
+    pub fn with_negative(max_entries: usize, max_bytes: u64, max_negative: usize) -> Self {
         Table {
-            map: Mutex::new(LruCache::new(
-                NonZeroUsize::new(max_entries.max(1)).expect("at least one"),
-            )),
+            lists: Mutex::new(Lists {
+                positive: LruCache::new(capacity(max_entries)),
+                negative: LruCache::new(capacity(max_negative)),
+                negative_cap: max_negative,
+            }),
             bytes: AtomicU64::new(0),
             entries: AtomicUsize::new(0),
+            negative_entries: AtomicUsize::new(0),
             max_bytes: AtomicU64::new(max_bytes),
             stats: TableStats::default(),
         }
@@ -58,7 +91,13 @@ impl<V: Weighed> Table<V> {
 
     /// The entry for `key`, marked most recently used.
     pub fn get(&self, key: &str) -> Option<Arc<V>> {
-        let found = self.lock().get(key).cloned();
+        let found = {
+            let mut lists = self.lock();
+            match lists.positive.get(key) {
+                Some(entry) => Some(entry.clone()),
+                None => lists.negative.get(key).cloned(),
+            }
+        };
         let counter = if found.is_some() {
             &self.stats.hits
         } else {
@@ -70,48 +109,95 @@ impl<V: Weighed> Table<V> {
 
     /// The entry for `key` without touching recency or counters (for the owner's checks).
     pub fn peek(&self, key: &str) -> Option<Arc<V>> {
-        self.lock().peek(key).cloned()
+        let lists = self.lock();
+        lists
+            .positive
+            .peek(key)
+            .or_else(|| lists.negative.peek(key))
+            .cloned()
     }
 
-    /// Inserts (or replaces) an entry, then evicts least recently used entries until both
-    /// bounds hold. An entry heavier than the whole byte bound is not inserted.
+    /// Inserts (or replaces) an entry, then evicts least recently used entries until the
+    /// bounds hold. An entry heavier than the whole byte bound is not inserted, nor is a
+    /// negative entry when the negative bound is 0. Either way the key's previous entry of the
+    /// other kind goes: a file that vanished is no longer served, a 404 no longer remembered.
     pub fn insert(&self, key: &str, value: Arc<V>) -> bool {
-        let weight = value.weight();
-        if weight > self.max_bytes.load(Ordering::Relaxed) {
-            return false;
-        }
-        let mut map = self.lock();
-        if let Some((old_key, old)) = map.push(key.into(), value) {
-            // `push` hands back the value it replaced under the same key, or the least recently
-            // used entry it pushed out to respect the count bound: only the latter is an eviction.
-            self.bytes.fetch_sub(old.weight(), Ordering::Relaxed);
-            if &*old_key != key {
-                self.stats.evictions.fetch_add(1, Ordering::Relaxed);
-                crate::metrics::cache_eviction();
+        let mut lists = self.lock();
+        let inserted = if value.negative() {
+            self.take_positive(&mut lists, key);
+            if lists.negative_cap == 0 {
+                false
+            } else {
+                if let Some((old_key, _)) = lists.negative.push(key.into(), value) {
+                    if &*old_key != key {
+                        self.count_eviction();
+                    }
+                }
+                true
             }
-        }
-        self.bytes.fetch_add(weight, Ordering::Relaxed);
-        self.evict_over_bytes(&mut map);
-        self.entries.store(map.len(), Ordering::Relaxed);
-        true
+        } else {
+            lists.negative.pop(key);
+            let weight = value.weight();
+            if weight > self.max_bytes.load(Ordering::Relaxed) {
+                self.take_positive(&mut lists, key);
+                false
+            } else {
+                if let Some((old_key, old)) = lists.positive.push(key.into(), value) {
+                    // `push` hands back the value it replaced under the same key, or the least
+                    // recently used entry it pushed out to respect the count bound: only the
+                    // latter is an eviction.
+                    self.bytes.fetch_sub(old.weight(), Ordering::Relaxed);
+                    if &*old_key != key {
+                        self.count_eviction();
+                    }
+                }
+                self.bytes.fetch_add(weight, Ordering::Relaxed);
+                self.evict_over_bytes(&mut lists.positive);
+                true
+            }
+        };
+        self.publish_lengths(&lists);
+        inserted
     }
 
     /// New bounds (configuration reload): entries beyond them are evicted, least recently used
     /// first.
-    pub fn set_bounds(&self, max_entries: usize, max_bytes: u64) {
-        let mut map = self.lock();
+    pub fn set_bounds(&self, max_entries: usize, max_bytes: u64, max_negative: usize) {
+        let mut lists = self.lock();
         self.max_bytes.store(max_bytes, Ordering::Relaxed);
-        let cap = NonZeroUsize::new(max_entries.max(1)).expect("at least one");
-        while map.len() > cap.get() {
-            if let Some((_, evicted)) = map.pop_lru() {
+        let cap = capacity(max_entries);
+        while lists.positive.len() > cap.get() {
+            if let Some((_, evicted)) = lists.positive.pop_lru() {
                 self.bytes.fetch_sub(evicted.weight(), Ordering::Relaxed);
-                self.stats.evictions.fetch_add(1, Ordering::Relaxed);
-                crate::metrics::cache_eviction();
+                self.count_eviction();
             }
         }
-        map.resize(cap);
-        self.evict_over_bytes(&mut map);
-        self.entries.store(map.len(), Ordering::Relaxed);
+        lists.positive.resize(cap);
+        self.evict_over_bytes(&mut lists.positive);
+        lists.negative_cap = max_negative;
+        while lists.negative.len() > max_negative {
+            lists.negative.pop_lru();
+            self.count_eviction();
+        }
+        lists.negative.resize(capacity(max_negative));
+        self.publish_lengths(&lists);
+    }
+
+    fn take_positive(&self, lists: &mut Lists<V>, key: &str) {
+        if let Some(old) = lists.positive.pop(key) {
+            self.bytes.fetch_sub(old.weight(), Ordering::Relaxed);
+        }
+    }
+
+    fn count_eviction(&self) {
+        self.stats.evictions.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::cache_eviction();
+    }
+
+    fn publish_lengths(&self, lists: &Lists<V>) {
+        self.entries.store(lists.positive.len(), Ordering::Relaxed);
+        self.negative_entries
+            .store(lists.negative.len(), Ordering::Relaxed);
     }
 
     fn evict_over_bytes(&self, map: &mut LruCache<Box<str>, Arc<V>>) {
@@ -119,8 +205,7 @@ impl<V: Weighed> Table<V> {
             match map.pop_lru() {
                 Some((_, evicted)) => {
                     self.bytes.fetch_sub(evicted.weight(), Ordering::Relaxed);
-                    self.stats.evictions.fetch_add(1, Ordering::Relaxed);
-                    crate::metrics::cache_eviction();
+                    self.count_eviction();
                 }
                 None => break,
             }
@@ -129,31 +214,43 @@ impl<V: Weighed> Table<V> {
 
     /// Removes `key` if it still maps to `expected` (a newer entry is left alone).
     pub fn remove_if(&self, key: &str, expected: &Arc<V>) -> bool {
-        let mut map = self.lock();
-        if !map.peek(key).is_some_and(|now| Arc::ptr_eq(now, expected)) {
-            return false;
-        }
-        if let Some(removed) = map.pop(key) {
-            self.bytes.fetch_sub(removed.weight(), Ordering::Relaxed);
-        }
-        self.entries.store(map.len(), Ordering::Relaxed);
-        true
+        let mut lists = self.lock();
+        let same = |now: &Arc<V>| Arc::ptr_eq(now, expected);
+        let removed = if lists.positive.peek(key).is_some_and(same) {
+            self.take_positive(&mut lists, key);
+            true
+        } else if lists.negative.peek(key).is_some_and(same) {
+            lists.negative.pop(key);
+            true
+        } else {
+            false
+        };
+        self.publish_lengths(&lists);
+        removed
     }
 
-    /// Every key and entry, for the owner's sweep.
+    /// Every key and entry, negative ones last, for the owner's sweep.
     pub fn snapshot(&self) -> Vec<(Box<str>, Arc<V>)> {
-        self.lock()
+        let lists = self.lock();
+        lists
+            .positive
             .iter()
+            .chain(lists.negative.iter())
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect()
     }
 
-    /// Entries now.
+    /// Entries with content now.
     pub fn len(&self) -> usize {
         self.entries.load(Ordering::Relaxed)
     }
 
-    /// Whether the table is empty.
+    /// Negative entries now.
+    pub fn negative_len(&self) -> usize {
+        self.negative_entries.load(Ordering::Relaxed)
+    }
+
+    /// Whether the table holds no entry with content.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -168,10 +265,10 @@ impl<V: Weighed> Table<V> {
         &self.stats
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<Box<str>, Arc<V>>> {
-        // A panic while holding the lock cannot leave the map half-updated in a way that
-        // matters (each operation is one LruCache call), so a poisoned lock is still usable.
-        self.map
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lists<V>> {
+        // A panic while holding the lock cannot leave the lists half-updated in a way that
+        // matters (each step is one LruCache call), so a poisoned lock is still usable.
+        self.lists
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -217,9 +314,14 @@ impl<V: Weighed> TableSlot<V> {
     }
 
     /// Publishes a fresh, empty table (the owner starting) and returns it.
-    pub fn publish(&self, max_entries: usize, max_bytes: u64) -> Arc<OwnedTable<V>> {
+    pub fn publish(
+        &self,
+        max_entries: usize,
+        max_bytes: u64,
+        max_negative: usize,
+    ) -> Arc<OwnedTable<V>> {
         let table = Arc::new(OwnedTable {
-            table: Table::new(max_entries, max_bytes),
+            table: Table::with_negative(max_entries, max_bytes, max_negative),
             alive: AtomicBool::new(true),
         });
         *self
@@ -310,10 +412,10 @@ mod tests {
             table.insert(key, Arc::new(Blob(10)));
         }
         table.get("/a");
-        table.set_bounds(2, 100);
+        table.set_bounds(2, 100, 0);
         assert_eq!(table.len(), 2);
         assert!(table.peek("/a").is_some() && table.peek("/d").is_some());
-        table.set_bounds(10, 10);
+        table.set_bounds(10, 10, 0);
         assert_eq!((table.len(), table.bytes()), (1, 10));
         assert_eq!(table.stats().evictions.load(Ordering::Relaxed), 3);
     }
@@ -331,16 +433,83 @@ mod tests {
     #[test]
     fn a_withdrawn_table_is_gone_for_readers() {
         let slot: Arc<TableSlot<Blob>> = TableSlot::new();
-        let first = slot.publish(10, 100);
+        let first = slot.publish(10, 100, 0);
         first.table.insert("/a", Arc::new(Blob(1)));
         slot.withdraw(&first);
         assert!(slot.table().is_none() && !first.is_alive());
-        let second = slot.publish(10, 100);
+        let second = slot.publish(10, 100, 0);
         assert!(second.table.is_empty(), "a restarted owner starts empty");
         slot.withdraw(&first);
         assert!(
             slot.table().is_some(),
             "withdrawing an old table leaves the new one"
         );
+    }
+
+    /// A file of some weight, or a remembered 404.
+    enum Entry {
+        File(u64),
+        Missing,
+    }
+    impl Weighed for Entry {
+        fn weight(&self) -> u64 {
+            match self {
+                Entry::File(weight) => *weight,
+                // Heavy on purpose: negative entries must not count against the byte bound.
+                Entry::Missing => 1_000_000,
+            }
+        }
+        fn negative(&self) -> bool {
+            matches!(self, Entry::Missing)
+        }
+    }
+
+    #[test]
+    fn negative_entries_never_evict_files() {
+        let table = Table::with_negative(2, 100, 3);
+        table.insert("/a", Arc::new(Entry::File(10)));
+        table.insert("/b", Arc::new(Entry::File(10)));
+        for n in 0..50 {
+            assert!(table.insert(&format!("/missing/{n}"), Arc::new(Entry::Missing)));
+        }
+        assert_eq!((table.len(), table.bytes()), (2, 20), "files untouched");
+        assert_eq!(
+            table.negative_len(),
+            3,
+            "negative entries have their own bound"
+        );
+        assert!(table.peek("/missing/49").is_some() && table.peek("/missing/46").is_none());
+        assert!(table
+            .get("/missing/49")
+            .is_some_and(|entry| entry.negative()));
+    }
+
+    #[test]
+    fn a_key_is_either_a_file_or_a_negative_entry() {
+        let table = Table::with_negative(10, 100, 10);
+        table.insert("/a", Arc::new(Entry::File(10)));
+        table.insert("/a", Arc::new(Entry::Missing));
+        assert!(table.get("/a").is_some_and(|entry| entry.negative()));
+        assert_eq!(
+            (table.len(), table.bytes(), table.negative_len()),
+            (0, 0, 1)
+        );
+        table.insert("/a", Arc::new(Entry::File(7)));
+        assert!(table.get("/a").is_some_and(|entry| !entry.negative()));
+        assert_eq!(
+            (table.len(), table.bytes(), table.negative_len()),
+            (1, 7, 0)
+        );
+    }
+
+    #[test]
+    fn a_zero_negative_bound_keeps_no_negative_entry() {
+        let table = Table::with_negative(10, 100, 0);
+        assert!(!table.insert("/missing", Arc::new(Entry::Missing)));
+        assert!(table.peek("/missing").is_none());
+        table.set_bounds(10, 100, 1);
+        assert!(table.insert("/missing", Arc::new(Entry::Missing)));
+        table.set_bounds(10, 100, 0);
+        assert_eq!(table.negative_len(), 0);
     }
 }

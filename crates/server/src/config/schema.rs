@@ -169,6 +169,10 @@ pub(crate) const SCHEMA: &[KeySpec] = &[
         kind: ms(0),
     },
     KeySpec {
+        key: "cache.max_negative_entries",
+        kind: count(0, 100_000_000),
+    },
+    KeySpec {
         key: "compression.gzip",
         kind: Kind::Bool,
     },

@@ -217,6 +217,9 @@ pub struct CacheSettings {
     /// How long a cached entry is trusted before its file's metadata is checked again; 0
     /// re-checks on every request (edits show at once, at the cost of a `stat` per request).
     pub revalidate_ms: u64,
+    /// Paths refused with 404, 403 or 400 remembered at most (negative entries), in a bound of
+    /// their own so that a scan of random paths cannot evict cached files; 0 remembers none.
+    pub max_negative_entries: usize,
 }
 
 impl CacheSettings {

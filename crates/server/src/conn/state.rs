@@ -24,12 +24,13 @@ use tokio::time::Instant;
 use web_server_http::response::CONTINUE;
 use web_server_http::static_files::{ContentReader, FileContent};
 use web_server_http::{
-    BodyDecoder, Method, ParseError, Parsed, Request, RequestHead, RequestInfo, RequestParser,
-    Response, ResponseEncoder, ResponseFraming, StatusCode,
+    BodyDecoder, Method, ParseError, Parsed, Prepared, Request, RequestHead, RequestInfo,
+    RequestParser, Response, ResponseEncoder, ResponseFraming, StatusCode,
 };
 
 use super::io::{self, ReadOutcome};
 use super::transport::Transport;
+use crate::cache::{Fresh, StaticEntry};
 use crate::service::{ConnectionOptions, Service};
 use crate::tcp::gate::ConnectionPermit;
 
@@ -72,11 +73,13 @@ enum State {
     },
     /// A whole request, to answer.
     Handling(Request),
-    /// An answer, to encode and write; large file content follows the head in chunks.
+    /// An answer, to encode and write; large file content follows the head in chunks, and a
+    /// large cached body may be sent from its entry's open file.
     Writing {
         response: Response,
         request: RequestInfo,
         content: Option<FileContent>,
+        entry: Option<Arc<Fresh<StaticEntry>>>,
     },
     /// Done: close politely.
     Closing,
@@ -117,6 +120,10 @@ pub(crate) struct Connection<T: Transport> {
     /// The request being answered, kept (its head is shared bytes, no copy) until its response
     /// is written, for the access log.
     answered: Option<Request>,
+    /// The client asked to close the connection with its last request (`Connection: close`,
+    /// or HTTP/1.0 without keep-alive), or closed its side between requests: it sends nothing
+    /// more, so the close need not linger unless bytes are already waiting.
+    client_closes: bool,
 }
 
 impl<T: Transport> Connection<T> {
@@ -149,6 +156,7 @@ impl<T: Transport> Connection<T> {
             _permit: permit,
             redirect_https,
             answered: None,
+            client_closes: false,
         }
     }
 
@@ -170,11 +178,13 @@ impl<T: Transport> Connection<T> {
                     response,
                     request,
                     content,
-                } => self.write(response, request, content).await,
+                    entry,
+                } => self.write(response, request, content, entry).await,
                 State::Closing => break,
             };
         }
-        io::linger_close(&mut self.io).await;
+        let quick = self.client_closes && self.buf.is_empty();
+        io::close(&mut self.io, quick).await;
     }
 
     async fn idle(&mut self) -> State {
@@ -212,8 +222,12 @@ impl<T: Transport> Connection<T> {
         .await
         {
             ReadOutcome::Data => State::ReadingHead { started },
-            ReadOutcome::Eof | ReadOutcome::Failed => State::Closing,
-            ReadOutcome::TimedOut => State::Closing,
+            ReadOutcome::Eof => {
+                // The client closed between requests: nothing is owed and nothing will come.
+                self.client_closes = true;
+                State::Closing
+            }
+            ReadOutcome::Failed | ReadOutcome::TimedOut => State::Closing,
         }
     }
 
@@ -310,21 +324,23 @@ impl<T: Transport> Connection<T> {
     async fn handle(&mut self, request: Request) -> State {
         self.served += 1;
         let mut info = RequestInfo::of(&request);
+        self.client_closes = !info.keep_alive;
         if self.served >= self.options.max_keepalive_requests || self.drain.is_requested() {
             info.keep_alive = false;
         }
-        let (request, prepared) = match self.redirect_https {
+        let answered = match self.redirect_https {
             Some(port) => {
                 let response = redirect_to_https(&request, port);
-                (request, response.into())
+                (request, Prepared::from(response)).into()
             }
             None => self.service.respond(request).await,
         };
-        self.answered = Some(request);
+        self.answered = Some(answered.request);
         State::Writing {
-            response: prepared.response,
+            response: answered.prepared.response,
             request: info,
-            content: prepared.content,
+            content: answered.prepared.content,
+            entry: answered.entry,
         }
     }
 
@@ -333,12 +349,25 @@ impl<T: Transport> Connection<T> {
         response: Response,
         request: RequestInfo,
         content: Option<FileContent>,
+        entry: Option<Arc<Fresh<StaticEntry>>>,
     ) -> State {
         self.out.clear();
         let encoded = self.encoder.encode(&response, &request, &mut self.out);
         let body: &[u8] = encoded.body.as_deref().unwrap_or(&[]);
         let stall = self.options.send_timeout;
-        if let Err(err) = io::write_all(&mut self.io, &self.out, body, stall).await {
+        let socket = self.io.plain_socket();
+        let source = match (&entry, socket) {
+            (Some(entry), Some(_)) => entry.value.sendfile_source(body),
+            _ => None,
+        };
+        let sent = match (source, socket) {
+            (Some((file, offset)), Some(socket)) => {
+                let body = (file.fd(), offset, body.len());
+                io::write_head_and_send_file(socket, &self.out, body, stall).await
+            }
+            _ => io::write_all(&mut self.io, &self.out, body, stall).await,
+        };
+        if let Err(err) = sent {
             tracing::debug!(peer = %self.peer, %err, "write failed; closing");
             self.request_done(&response, 0);
             return State::Closing;
@@ -433,6 +462,7 @@ impl<T: Transport> Connection<T> {
             response: Response::for_parse_error(error),
             request,
             content: None,
+            entry: None,
         }
     }
 
@@ -447,6 +477,7 @@ impl<T: Transport> Connection<T> {
                 keep_alive: false,
             },
             content: None,
+            entry: None,
         }
     }
 }

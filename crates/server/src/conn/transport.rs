@@ -12,11 +12,22 @@ use tokio::net::TcpStream;
 pub trait Transport: AsyncRead + AsyncWrite + Unpin + 'static {
     /// Resolves once a read may make progress (data, or the peer closing).
     fn readable(&mut self) -> impl Future<Output = io::Result<()>>;
+
+    /// The plain TCP socket under the stream, when there is no other layer: the kernel may
+    /// then send file content to it directly (`sendfile`), and closing needs no closing
+    /// message. `None` for TLS, which encrypts every byte and ends with `close_notify`.
+    fn plain_socket(&self) -> Option<&TcpStream> {
+        None
+    }
 }
 
 impl Transport for TcpStream {
     fn readable(&mut self) -> impl Future<Output = io::Result<()>> {
         TcpStream::readable(self)
+    }
+
+    fn plain_socket(&self) -> Option<&TcpStream> {
+        Some(self)
     }
 }
 

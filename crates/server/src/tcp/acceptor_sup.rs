@@ -3,10 +3,11 @@
 //! (simple_one_for_one) supervisor living on worker `i`, so starting a connection is a message
 //! on the same thread, never a hop to another one.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Addr, ArbiterHandle};
+use tokio::sync::watch;
 use web_server_supervision::{
     ChildSpec, DynamicSupervisor, DynamicSupervisorSpec, Shutdown, Strategy, SupervisorFlags,
     SupervisorSpec,
@@ -16,25 +17,41 @@ use super::EndpointIds;
 use crate::conn::{self, Accepted};
 use crate::service::Service;
 
-/// The current address of each worker's partition, updated on every (re)start, read by that
-/// worker's accept loop for each connection.
+/// The current address of each worker's partition, replaced on every (re)start and watched by
+/// that worker's accept loops: a loop holding a connection while its partition restarts waits
+/// for the new address instead of dropping the connection.
 #[derive(Debug, Default)]
 pub struct Partitions {
-    /// Indexed by worker.
-    slots: Vec<Mutex<Option<Addr<DynamicSupervisor<Accepted>>>>>,
+    /// Indexed by worker; `None` until the partition first starts.
+    slots: Vec<watch::Sender<Option<PartitionAddr>>>,
 }
+
+/// The address of one partition.
+pub type PartitionAddr = Addr<DynamicSupervisor<Accepted>>;
 
 impl Partitions {
     /// Empty slots for `workers` partitions.
     pub fn new(workers: usize) -> Arc<Self> {
         Arc::new(Partitions {
-            slots: (0..workers).map(|_| Mutex::new(None)).collect(),
+            slots: (0..workers).map(|_| watch::Sender::new(None)).collect(),
         })
     }
 
     /// Partition `worker`'s current address, if it is running.
-    pub fn get(&self, worker: usize) -> Option<Addr<DynamicSupervisor<Accepted>>> {
-        self.slots[worker].lock().ok()?.clone()
+    pub fn get(&self, worker: usize) -> Option<PartitionAddr> {
+        self.slots[worker]
+            .borrow()
+            .clone()
+            .filter(|addr| addr.connected())
+    }
+
+    /// Watches partition `worker`'s address.
+    pub fn watch(&self, worker: usize) -> watch::Receiver<Option<PartitionAddr>> {
+        self.slots[worker].subscribe()
+    }
+
+    fn publish(&self, worker: usize, addr: PartitionAddr) {
+        self.slots[worker].send_replace(Some(addr));
     }
 }
 
@@ -61,9 +78,7 @@ pub fn child_spec(
         )
         .child_shutdown(Shutdown::Timeout(shutdown))
         .on_start(move |addr| {
-            if let Ok(mut slot) = slots.slots[worker].lock() {
-                *slot = Some(addr);
-            }
+            slots.publish(worker, addr);
         });
         sup = sup.child(partition.into_child_spec().on_arbiter(arbiter.clone()));
     }

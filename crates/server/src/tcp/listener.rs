@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::dev::SendError;
 use actix::fut::{wrap_future, ActorFutureExt};
 use actix::{Actor, ActorContext, ArbiterHandle, AsyncContext, Context};
 use tokio::sync::{mpsc, watch};
@@ -20,9 +21,9 @@ use web_server_supervision::{
     ChildSpec, ExitReason, ExitSignal, Shutdown, StartDynamicChild, StartError,
 };
 
-use super::acceptor_sup::Partitions;
+use super::acceptor_sup::{PartitionAddr, Partitions};
 use super::bind::BoundSockets;
-use super::gate::{ConnectionGate, ConnectionPermit};
+use super::gate::ConnectionGate;
 use super::EndpointIds;
 use crate::conn::Accepted;
 use crate::tls::Tls;
@@ -30,6 +31,11 @@ use crate::tls::Tls;
 /// How long an accept loop pauses after an error such as EMFILE before trying again (Ranch
 /// sleeps 100 ms on `emfile`).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How long an accept loop holds an accepted connection for a restarting partition. A restart
+/// takes microseconds; this bounds the wait when the partition's supervisor has given up and the
+/// tree above is restarting everything.
+const HAND_OFF_WAIT: Duration = Duration::from_secs(10);
 
 /// One listening socket and what its connections speak.
 struct Endpoint {
@@ -249,6 +255,7 @@ pub fn child_spec(ids: EndpointIds, shared: Arc<ListenerShared>) -> ChildSpec {
                 let accept = AcceptLoop {
                     worker,
                     shared: shared.clone(),
+                    partition: shared.partitions.watch(worker),
                     stopped: stopped.clone(),
                     closing: shared.closing.subscribe(),
                     exits: exit_tx.clone(),
@@ -279,6 +286,8 @@ struct AcceptLoop {
     worker: usize,
     /// Gate and partitions.
     shared: Arc<ListenerShared>,
+    /// This worker's partition address, replaced when the partition restarts.
+    partition: watch::Receiver<Option<PartitionAddr>>,
     /// Closed when the listener that started this loop is gone.
     stopped: watch::Receiver<()>,
     /// Turns true when the server stops accepting for good.
@@ -317,14 +326,24 @@ impl AcceptLoop {
             };
             match accepted {
                 Ok((stream, peer)) => {
+                    // From here on the connection is ours: a listener restart must not drop it
+                    // (the new listener cannot see it), so only the server closing for good
+                    // stops the admission and the hand-off.
                     // Another loop may have taken the last slot since `room`: this socket then
                     // waits, unserved, until a connection closes.
                     let permit = tokio::select! {
                         biased;
-                        _ = self.stopped.changed() => return,
+                        _ = self.closing.wait_for(|closing| *closing) => return,
                         permit = self.shared.gate.admit() => permit,
                     };
-                    self.hand_off(stream, peer, permit);
+                    self.hand_off(Accepted {
+                        stream,
+                        peer,
+                        permit,
+                        tls: self.tls.clone(),
+                        redirect_https: self.redirect_https,
+                    })
+                    .await;
                 }
                 Err(err) if is_per_connection(&err) => continue,
                 Err(err) => {
@@ -338,17 +357,48 @@ impl AcceptLoop {
         }
     }
 
-    fn hand_off(&self, stream: tokio::net::TcpStream, peer: SocketAddr, permit: ConnectionPermit) {
-        match self.shared.partitions.get(self.worker) {
-            Some(partition) => partition.do_send(StartDynamicChild(Accepted {
-                stream,
-                peer,
-                permit,
-                tls: self.tls.clone(),
-                redirect_https: self.redirect_https,
-            })),
-            None => {
-                tracing::warn!(worker = self.worker, %peer, "no acceptor supervisor running; connection dropped");
+    /// Gives the connection to this worker's partition. While the partition restarts (killed,
+    /// or restarted with its supervisor) the loop holds the connection and waits for the new
+    /// one, so a partition's death closes only the connections it already had; the loop accepts
+    /// nothing meanwhile, and later connections wait in the kernel backlog (back-pressure).
+    async fn hand_off(&mut self, mut accepted: Accepted) {
+        let waited = tokio::time::timeout(HAND_OFF_WAIT, async {
+            loop {
+                let partition = tokio::select! {
+                    biased;
+                    _ = self.closing.wait_for(|closing| *closing) => return Err(accepted),
+                    partition = self.partition.wait_for(|slot| {
+                        slot.as_ref().is_some_and(actix::Addr::connected)
+                    }) => match partition {
+                        Ok(slot) => slot.clone().expect("the predicate saw an address"),
+                        // The partitions' owner is gone: the server is being torn down.
+                        Err(_) => return Err(accepted),
+                    },
+                };
+                match partition.try_send(StartDynamicChild(accepted)) {
+                    Ok(()) => return Ok(()),
+                    // Connections are never refused for a busy mailbox: the gate bounds them.
+                    Err(SendError::Full(start)) => {
+                        partition.do_send(start);
+                        return Ok(());
+                    }
+                    // Died between the check and the send: wait for its successor.
+                    Err(SendError::Closed(start)) => accepted = start.0,
+                }
+            }
+        })
+        .await;
+        match waited {
+            Ok(Ok(())) => {}
+            Ok(Err(accepted)) => {
+                tracing::debug!(worker = self.worker, peer = %accepted.peer, "server closing; accepted connection dropped");
+            }
+            Err(_) => {
+                tracing::warn!(
+                    worker = self.worker,
+                    wait_ms = HAND_OFF_WAIT.as_millis() as u64,
+                    "no acceptor supervisor came back; connection dropped"
+                );
             }
         }
     }
