@@ -189,9 +189,13 @@ impl Service {
     }
 
     /// Answers one request. Returns the request back so the caller can log it.
+    ///
+    /// Every path that waits (a miss, the blocking pool, an asynchronous handler) is boxed: this
+    /// future is part of every connection's, idle ones included, and a cache hit waits for
+    /// nothing, so only requests that wait anyway pay for the allocation.
     pub async fn respond(self: &Arc<Self>, request: Request) -> Answered {
         if let Some(answer) = self.intercept.as_ref().and_then(|claim| claim(&request)) {
-            return settle(request, answer).await.into();
+            return Box::pin(settle(request, answer)).await.into();
         }
         if let Route::Static(files, _) = self.router.lookup(request.method(), request.path()) {
             let cacheable = matches!(request.method(), Method::Get | Method::Head);
@@ -202,12 +206,12 @@ impl Service {
                     return Answered::from_entry(request, response, entry);
                 }
                 crate::metrics::cache_miss();
-                if let Some(entry) = cache.miss(request.path()).await {
+                if let Some(entry) = Box::pin(cache.miss(request.path())).await {
                     let response = entry.value.respond(files, &request);
                     return Answered::from_entry(request, response, entry);
                 }
             }
-            return self.prepare_static(request).await.into();
+            return Box::pin(self.prepare_static(request)).await.into();
         }
         self.handle(request).await.into()
     }
@@ -240,7 +244,7 @@ impl Service {
         let answered = catch_unwind(AssertUnwindSafe(|| self.router.handle(&request)));
         match answered {
             Ok(response) if response.status() == DEFERRED => match PARKED.with(Cell::take) {
-                Some(answer) => settle(request, answer).await,
+                Some(answer) => Box::pin(settle(request, answer)).await,
                 None => {
                     tracing::error!(
                         method = %request.method(),

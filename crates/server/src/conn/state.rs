@@ -363,7 +363,9 @@ impl<T: Transport> Connection<T> {
         let sent = match (source, socket) {
             (Some((file, offset)), Some(socket)) => {
                 let body = (file.fd(), offset, body.len());
-                io::write_head_and_send_file(socket, &self.out, body, stall).await
+                // Boxed: only large bodies take this path, and inline its future would be part
+                // of every connection's, idle ones included.
+                Box::pin(io::write_head_and_send_file(socket, &self.out, body, stall)).await
             }
             _ => io::write_all(&mut self.io, &self.out, body, stall).await,
         };
