@@ -106,9 +106,13 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn file_with(len: usize) -> (std::path::PathBuf, FileFacts) {
-        let dir =
-            std::env::temp_dir().join(format!("web_server-zero-copy-{}-{len}", std::process::id()));
+    /// A file of `len` bytes in a directory of its own per test (`label`): the tests of this
+    /// binary run in parallel.
+    fn file_with(label: &str, len: usize) -> (std::path::PathBuf, FileFacts) {
+        let dir = std::env::temp_dir().join(format!(
+            "web_server-zero-copy-{}-{label}",
+            std::process::id()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("body.bin");
         std::fs::write(&path, vec![7u8; len]).unwrap();
@@ -118,7 +122,7 @@ mod tests {
 
     #[test]
     fn a_file_rewritten_in_place_is_no_longer_sent() {
-        let (path, facts) = file_with(MIN_BYTES as usize * 2);
+        let (path, facts) = file_with("rewritten", MIN_BYTES as usize * 2);
         let body = FileBody::open(&path, facts).expect("opens the described file");
         assert!(body.unchanged());
         let mut rewrite = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
@@ -134,11 +138,11 @@ mod tests {
 
     #[test]
     fn a_replaced_or_short_file_is_not_opened() {
-        let (path, facts) = file_with(MIN_BYTES as usize * 2);
+        let (path, facts) = file_with("replaced", MIN_BYTES as usize * 2);
         std::fs::remove_file(&path).unwrap();
         std::fs::write(&path, vec![7u8; MIN_BYTES as usize * 2]).unwrap();
         assert!(FileBody::open(&path, facts).is_none(), "another inode");
-        let (short, facts) = file_with(MIN_BYTES as usize - 1);
+        let (short, facts) = file_with("short", MIN_BYTES as usize - 1);
         assert!(FileBody::open(&short, facts).is_none());
     }
 }
