@@ -165,6 +165,52 @@ fn config_with_ports(dir: &TempDir, extra: &str) -> (PathBuf, [u16; 2]) {
     (dir.write("web_server.toml", &text), ports)
 }
 
+/// A start that must fail: a temporary directory with an empty site, and a config file on two
+/// fresh ports plus `extra` (see [`config_with_ports`]).
+struct FailingStart {
+    tmp: TempDir,
+    site: PathBuf,
+    file: PathBuf,
+    ports: [u16; 2],
+}
+
+impl FailingStart {
+    fn new(label: &str, extra: &str) -> Self {
+        let tmp = TempDir::new(label);
+        let site = tmp.mkdir("site");
+        let (file, ports) = config_with_ports(&tmp, extra);
+        FailingStart {
+            tmp,
+            site,
+            file,
+            ports,
+        }
+    }
+
+    /// Runs `--profile test --docroot SITE --config FILE`, then `more`, with `env`.
+    fn run(&self, more: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut args = vec![
+            "--profile",
+            "test",
+            "--docroot",
+            s(&self.site),
+            "--config",
+            s(&self.file),
+        ];
+        args.extend_from_slice(more);
+        run(self.tmp.path(), &args, env)
+    }
+
+    fn file(&self) -> &str {
+        s(&self.file)
+    }
+
+    /// The failed start bound neither port.
+    fn assert_nothing_bound(&self) {
+        assert_ports_free(&self.ports);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Layering, through the library.
 
@@ -542,49 +588,23 @@ fn help_and_version_exit_0_and_usage_errors_exit_2() {
 
 #[test]
 fn an_unknown_key_in_a_file_names_the_key_and_the_file() {
-    let tmp = TempDir::new("err-unknown-file");
-    let site = tmp.mkdir("site");
-    let (file, ports) = config_with_ports(&tmp, "[timeouts]\nheader_timeout = 5000\n");
-    let output = run(
-        tmp.path(),
-        &[
-            "--profile",
-            "test",
-            "--docroot",
-            s(&site),
-            "--config",
-            s(&file),
-        ],
-        &[],
-    );
+    let start = FailingStart::new("err-unknown-file", "[timeouts]\nheader_timeout = 5000\n");
+    let output = start.run(&[], &[]);
     assert_config_error(
         &output,
         &[
             "unknown key `timeouts.header_timeout`",
-            s(&file),
+            start.file(),
             "did you mean `timeouts.header_ms`?",
         ],
     );
-    assert_ports_free(&ports);
+    start.assert_nothing_bound();
 }
 
 #[test]
 fn an_unknown_environment_variable_is_named() {
-    let tmp = TempDir::new("err-unknown-env");
-    let site = tmp.mkdir("site");
-    let (file, ports) = config_with_ports(&tmp, "");
-    let output = run(
-        tmp.path(),
-        &[
-            "--profile",
-            "test",
-            "--docroot",
-            s(&site),
-            "--config",
-            s(&file),
-        ],
-        &[("WEB_SERVER__SERVER__BINDS", "127.0.0.1:0")],
-    );
+    let start = FailingStart::new("err-unknown-env", "");
+    let output = start.run(&[], &[("WEB_SERVER__SERVER__BINDS", "127.0.0.1:0")]);
     assert_config_error(
         &output,
         &[
@@ -592,77 +612,37 @@ fn an_unknown_environment_variable_is_named() {
             "did you mean WEB_SERVER__SERVER__BIND?",
         ],
     );
-    assert_ports_free(&ports);
+    start.assert_nothing_bound();
 }
 
 #[test]
 fn a_value_of_the_wrong_type_in_a_file_names_the_key_and_the_file() {
-    let tmp = TempDir::new("err-type-file");
-    let site = tmp.mkdir("site");
-    let (file, ports) = config_with_ports(&tmp, "[limits]\nmax_headers = \"lots\"\n");
-    let output = run(
-        tmp.path(),
-        &[
-            "--profile",
-            "test",
-            "--docroot",
-            s(&site),
-            "--config",
-            s(&file),
-        ],
-        &[],
-    );
+    let start = FailingStart::new("err-type-file", "[limits]\nmax_headers = \"lots\"\n");
+    let output = start.run(&[], &[]);
     assert_config_error(
         &output,
         &[
             "`limits.max_headers`",
-            s(&file),
+            start.file(),
             "expected an integer",
             "string \"lots\"",
         ],
     );
-    assert_ports_free(&ports);
+    start.assert_nothing_bound();
 }
 
 #[test]
 fn invalid_toml_names_the_file_and_the_line() {
-    let tmp = TempDir::new("err-syntax");
-    let site = tmp.mkdir("site");
-    let (file, ports) = config_with_ports(&tmp, "[log]\nlevel = info\n");
-    let output = run(
-        tmp.path(),
-        &[
-            "--profile",
-            "test",
-            "--docroot",
-            s(&site),
-            "--config",
-            s(&file),
-        ],
-        &[],
-    );
-    assert_config_error(&output, &["invalid TOML", s(&file), "line 8"]);
-    assert_ports_free(&ports);
+    let start = FailingStart::new("err-syntax", "[log]\nlevel = info\n");
+    let output = start.run(&[], &[]);
+    assert_config_error(&output, &["invalid TOML", start.file(), "line 8"]);
+    start.assert_nothing_bound();
 }
 
 #[test]
 fn a_bad_value_in_the_environment_names_the_variable() {
-    let tmp = TempDir::new("err-env-value");
-    let site = tmp.mkdir("site");
-    let (file, ports) = config_with_ports(&tmp, "");
-    let args = [
-        "--profile",
-        "test",
-        "--docroot",
-        s(&site),
-        "--config",
-        s(&file),
-    ];
-    let output = run(
-        tmp.path(),
-        &args,
-        &[("WEB_SERVER__TIMEOUTS__HEADER_MS", "5s")],
-    );
+    let start = FailingStart::new("err-env-value", "");
+    let output = start.run(&[], &[("WEB_SERVER__TIMEOUTS__HEADER_MS", "5s")]);
     assert_config_error(
         &output,
         &[
@@ -672,11 +652,7 @@ fn a_bad_value_in_the_environment_names_the_variable() {
         ],
     );
     // Out of range is a bad value too (timeouts must be positive).
-    let output = run(
-        tmp.path(),
-        &args,
-        &[("WEB_SERVER__TIMEOUTS__KEEPALIVE_MS", "0")],
-    );
+    let output = start.run(&[], &[("WEB_SERVER__TIMEOUTS__KEEPALIVE_MS", "0")]);
     assert_config_error(
         &output,
         &[
@@ -685,39 +661,20 @@ fn a_bad_value_in_the_environment_names_the_variable() {
             "from 1 to",
         ],
     );
-    let output = run(
-        tmp.path(),
-        &args,
-        &[("WEB_SERVER__SERVER__BIND", "127.0.0.1:0,nowhere")],
-    );
+    let output = start.run(&[], &[("WEB_SERVER__SERVER__BIND", "127.0.0.1:0,nowhere")]);
     assert_config_error(
         &output,
         &["`server.bind`", "WEB_SERVER__SERVER__BIND", "\"nowhere\""],
     );
-    assert_ports_free(&ports);
+    start.assert_nothing_bound();
 }
 
 #[test]
 fn a_bad_flag_value_names_the_flag() {
-    let tmp = TempDir::new("err-flag");
-    let site = tmp.mkdir("site");
-    let (file, ports) = config_with_ports(&tmp, "");
-    let output = run(
-        tmp.path(),
-        &[
-            "--profile",
-            "test",
-            "--docroot",
-            s(&site),
-            "--config",
-            s(&file),
-            "--workers",
-            "5000",
-        ],
-        &[],
-    );
+    let start = FailingStart::new("err-flag", "");
+    let output = start.run(&["--workers", "5000"], &[]);
     assert_config_error(&output, &["`server.workers`", "flag --workers", "5000"]);
-    assert_ports_free(&ports);
+    start.assert_nothing_bound();
 }
 
 #[test]

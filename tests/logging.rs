@@ -5,11 +5,14 @@
 //! over a capturing writer and run under it with `tracing::dispatcher::with_default`. The
 //! access-log switch is process-wide, so those tests take [`SWITCH`] first.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+
+use support::process::WAIT;
 
 use serde_json::Value;
 use web_server::access_log::{self, AccessEntry};
@@ -314,56 +317,24 @@ fn record_is_cheap_when_switched_off() {
 
 // The real binary.
 
-const WAIT: Duration = Duration::from_secs(20);
-
 /// The binary with the test profile, JSON logs at info and the access log as asked, with
 /// stdout (JSON lines) and stderr delivered line by line.
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
+struct Running(support::process::Running);
 
 impl Running {
     fn start(access_log: bool) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_web_server"))
-            .args(["--profile", "test", "--bind", "127.0.0.1:0"])
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .env("WEB_SERVER__LOG__LEVEL", "info")
+        let mut command = support::process::server("test");
+        command
+            .args(["--bind", "127.0.0.1:0"])
             .env("WEB_SERVER__LOG__FORMAT", "json")
-            .env("WEB_SERVER__LOG__ACCESS_LOG", access_log.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the binary starts");
-        let (tx, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        Running {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
+            .env("WEB_SERVER__LOG__ACCESS_LOG", access_log.to_string());
+        Running(support::process::Running::start(command))
     }
 
     /// The next JSON line satisfying `wanted`; every line before it must be JSON too.
     fn wait_for(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
         loop {
-            let line = self
-                .lines
-                .recv_timeout(WAIT)
-                .unwrap_or_else(|_| panic!("no {what} line; saw:\n{}", self.seen.join("\n")));
-            self.seen.push(line.clone());
+            let line = self.0.next_line(what);
             let value: Value = serde_json::from_str(&line)
                 .unwrap_or_else(|err| panic!("not a JSON line ({err}): {line}"));
             if wanted(&value) {
@@ -385,21 +356,10 @@ impl Running {
     }
 
     /// Stops the server and returns every line it wrote after those already seen.
-    fn stop(mut self) -> Vec<String> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let status = self.child.wait().unwrap();
-        assert_eq!(status.code(), Some(0));
-        // The reader threads end at EOF, so this drains the rest and stops.
-        self.lines.iter().collect()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn stop(self) -> Vec<String> {
+        let (code, rest) = self.0.terminate();
+        assert_eq!(code, Some(0));
+        rest
     }
 }
 

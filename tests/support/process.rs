@@ -56,14 +56,34 @@ impl Running {
 
     fn wait_until(&mut self, what: &str, matches: impl Fn(&str) -> bool) -> String {
         loop {
-            let line = self.lines.recv_timeout(WAIT).unwrap_or_else(|_| {
-                panic!("no line matching {what:?}; saw:\n{}", self.seen.join("\n"))
-            });
-            self.seen.push(line.clone());
+            let line = self.next_line(what);
             if matches(&line) {
                 return line;
             }
         }
+    }
+
+    /// The next line of output, waiting at most [`WAIT`]; `what` names it in the failure.
+    pub fn next_line(&mut self, what: &str) -> String {
+        let line = self.lines.recv_timeout(WAIT).unwrap_or_else(|_| {
+            panic!("no line matching {what:?}; saw:\n{}", self.seen.join("\n"))
+        });
+        self.seen.push(line.clone());
+        line
+    }
+
+    /// Sends SIGTERM and waits (at most [`WAIT`]) for the exit: its code, and every line
+    /// written after those already read (the reader threads end at the pipes' EOF).
+    pub fn terminate(mut self) -> (Option<i32>, Vec<String>) {
+        self.signal("-TERM");
+        let (tx, rx) = mpsc::channel();
+        let mut child = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap());
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        let status = rx.recv_timeout(WAIT).expect("exits in time").unwrap();
+        let rest = std::iter::from_fn(|| self.lines.recv_timeout(WAIT).ok()).collect();
+        (status.code(), rest)
     }
 
     /// The addresses from the ready line.

@@ -37,14 +37,6 @@ impl Partitions {
         })
     }
 
-    /// Partition `worker`'s current address, if it is running.
-    pub fn get(&self, worker: usize) -> Option<PartitionAddr> {
-        self.slots[worker]
-            .borrow()
-            .clone()
-            .filter(|addr| addr.connected())
-    }
-
     /// Watches partition `worker`'s address.
     pub fn watch(&self, worker: usize) -> watch::Receiver<Option<PartitionAddr>> {
         self.slots[worker].subscribe()
