@@ -189,13 +189,20 @@ impl Service {
     }
 
     /// Answers one request. Returns the request back so the caller can log it.
-    ///
-    /// Every path that waits (a miss, the blocking pool, an asynchronous handler) is boxed: this
-    /// future is part of every connection's, idle ones included, and a cache hit waits for
-    /// nothing, so only requests that wait anyway pay for the allocation.
     pub async fn respond(self: &Arc<Self>, request: Request) -> Answered {
+        match self.respond_now(request) {
+            Respond::Now(answered) => answered,
+            Respond::Later(waiting) => self.finish(waiting).await,
+        }
+    }
+
+    /// Answers one request if that needs no wait: a cache hit (a remembered 404 included), a
+    /// plain handler, an automatic answer. Otherwise says what must be waited for, and
+    /// [`finish`](Self::finish) waits. The connection answers the common case without an
+    /// `await`, so the future it keeps while idle need not hold this pipeline's state.
+    pub fn respond_now(self: &Arc<Self>, request: Request) -> Respond {
         if let Some(answer) = self.intercept.as_ref().and_then(|claim| claim(&request)) {
-            return Box::pin(settle(request, answer)).await.into();
+            return Respond::Later(Waiting::Settle(request, answer));
         }
         if let Route::Static(files, _) = self.router.lookup(request.method(), request.path()) {
             let cacheable = matches!(request.method(), Method::Get | Method::Head);
@@ -203,17 +210,53 @@ impl Service {
                 if let Some(entry) = cache.hit(request.path()) {
                     crate::metrics::cache_hit();
                     let response = entry.value.respond(files, &request);
-                    return Answered::from_entry(request, response, entry);
+                    return Respond::Now(Answered::from_entry(request, response, entry));
                 }
                 crate::metrics::cache_miss();
-                if let Some(entry) = Box::pin(cache.miss(request.path())).await {
-                    let response = entry.value.respond(files, &request);
-                    return Answered::from_entry(request, response, entry);
-                }
+                return Respond::Later(Waiting::Miss(request));
             }
-            return Box::pin(self.prepare_static(request)).await.into();
+            return Respond::Later(Waiting::Blocking(request));
         }
-        self.handle(request).await.into()
+        let answered = catch_unwind(AssertUnwindSafe(|| self.router.handle(&request)));
+        match answered {
+            Ok(response) if response.status() == DEFERRED => match PARKED.with(Cell::take) {
+                Some(answer) => Respond::Later(Waiting::Settle(request, answer)),
+                None => {
+                    tracing::error!(
+                        method = %request.method(),
+                        path = %request.path(),
+                        "route handler answered with the interim status 102; answering 500"
+                    );
+                    Respond::Now((request, internal_error().into()).into())
+                }
+            },
+            Ok(response) => Respond::Now((request, response.into()).into()),
+            Err(payload) => Respond::Now(panicked(request, payload, "route handler").into()),
+        }
+    }
+
+    /// Waits for what [`respond_now`](Self::respond_now) could not answer at once. Every wait
+    /// is boxed: only requests that wait pay for the allocation.
+    pub async fn finish(self: &Arc<Self>, waiting: Waiting) -> Answered {
+        match waiting {
+            Waiting::Settle(request, answer) => Box::pin(settle(request, answer)).await.into(),
+            Waiting::Miss(request) => {
+                let cache = self
+                    .cache
+                    .as_ref()
+                    .expect("only a service with a cache misses");
+                if let Some(entry) = Box::pin(cache.miss(request.path())).await {
+                    if let Route::Static(files, _) =
+                        self.router.lookup(request.method(), request.path())
+                    {
+                        let response = entry.value.respond(files, &request);
+                        return Answered::from_entry(request, response, entry);
+                    }
+                }
+                Box::pin(self.prepare_static(request)).await.into()
+            }
+            Waiting::Blocking(request) => Box::pin(self.prepare_static(request)).await.into(),
+        }
     }
 
     /// What the cache does not hold (too large, a redirect, a read error), or every static
@@ -238,26 +281,24 @@ impl Service {
             }
         }
     }
+}
 
-    /// A route handler's answer, or a deferred handler's once its future resolves.
-    async fn handle(&self, request: Request) -> (Request, Prepared) {
-        let answered = catch_unwind(AssertUnwindSafe(|| self.router.handle(&request)));
-        match answered {
-            Ok(response) if response.status() == DEFERRED => match PARKED.with(Cell::take) {
-                Some(answer) => Box::pin(settle(request, answer)).await,
-                None => {
-                    tracing::error!(
-                        method = %request.method(),
-                        path = %request.path(),
-                        "route handler answered with the interim status 102; answering 500"
-                    );
-                    (request, internal_error().into())
-                }
-            },
-            Ok(response) => (request, response.into()),
-            Err(payload) => panicked(request, payload, "route handler"),
-        }
-    }
+/// An answer now, or what it waits for.
+pub enum Respond {
+    /// Answered without a wait.
+    Now(Answered),
+    /// To be answered by [`Service::finish`].
+    Later(Waiting),
+}
+
+/// What a request waits for before it has an answer (see [`Service::respond_now`]).
+pub enum Waiting {
+    /// An interceptor's or a deferred handler's future.
+    Settle(Request, LocalBoxFuture<'static, Response>),
+    /// A static file the cache does not hold yet: the cache owner loads it.
+    Miss(Request),
+    /// A static file decided on the blocking pool (no cache, or a method the cache skips).
+    Blocking(Request),
 }
 
 /// A request's answer, as the connection writes it.

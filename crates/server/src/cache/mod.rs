@@ -456,6 +456,18 @@ impl StaticEntry {
         }
     }
 
+    /// Whether answers from this entry may be sent from its open file: a cheap first test, with
+    /// no system call, before [`sendfile_source`](Self::sendfile_source).
+    pub fn may_sendfile(&self) -> bool {
+        matches!(
+            self,
+            StaticEntry::File {
+                sendable: Some(_),
+                ..
+            }
+        )
+    }
+
     /// Where the kernel can send `body` from without copying it: the open file and the offset
     /// of `body` in it, when `body` is (a slice of) this entry's identity content, as a 200 or a
     /// single range answered from the entry is, and the file is still the version read.

@@ -1,8 +1,11 @@
 //! Socket reads and writes with the connection's timeouts. Every wait is bounded: a read by a
 //! deadline the caller chooses, a write by "no progress for `send_timeout`".
 
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::os::fd::BorrowedFd;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use rustix::net::SendFlags;
@@ -32,20 +35,45 @@ pub(crate) enum ReadOutcome {
     Failed,
 }
 
+/// Makes room for a read of up to [`READ_CHUNK`] bytes.
+fn reserve_chunk(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+}
+
 /// Appends at most [`READ_CHUNK`] bytes to `buf`, waiting until `deadline` at the latest.
 pub(crate) async fn read_some<T: AsyncRead + Unpin>(
     io: &mut T,
     buf: &mut BytesMut,
     deadline: Instant,
 ) -> ReadOutcome {
-    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-        buf.reserve(READ_CHUNK);
-    }
+    reserve_chunk(buf);
     match tokio::time::timeout_at(deadline, io.read_buf(buf)).await {
         Err(_) => ReadOutcome::TimedOut,
         Ok(Ok(0)) => ReadOutcome::Eof,
         Ok(Ok(_)) => ReadOutcome::Data,
         Ok(Err(_)) => ReadOutcome::Failed,
+    }
+}
+
+/// Appends what a stream that was just reported readable holds, without waiting: `None` when
+/// it holds nothing after all (the readiness was stale, or TLS needs more of a record).
+///
+/// One poll with a waker that does nothing: the caller waits for readiness again before it
+/// polls anew, and that wait registers its own waker. A short read clears the socket's
+/// readiness, so the next wait does not start with a read that finds nothing.
+pub(crate) fn read_ready<T: AsyncRead + Unpin>(
+    io: &mut T,
+    buf: &mut BytesMut,
+) -> Option<ReadOutcome> {
+    reserve_chunk(buf);
+    let mut cx = Context::from_waker(Waker::noop());
+    match pin!(io.read_buf(buf)).poll(&mut cx) {
+        Poll::Pending => None,
+        Poll::Ready(Ok(0)) => Some(ReadOutcome::Eof),
+        Poll::Ready(Ok(_)) => Some(ReadOutcome::Data),
+        Poll::Ready(Err(_)) => Some(ReadOutcome::Failed),
     }
 }
 
@@ -117,22 +145,22 @@ pub(crate) async fn write_head_and_send_file(
     Ok(())
 }
 
-/// Closes the connection. `quick` says the client asked for the close and nothing of its is
-/// buffered: then, on plain TCP with nothing more received, the socket is just closed (the
-/// kernel sends FIN after the response), as nginx does for such clients; two system calls and a
-/// wake-up fewer per connection than [`linger_close`]. Otherwise, and always for TLS, it
-/// lingers.
-pub(crate) async fn close<T: Transport>(io: &mut T, quick: bool) {
-    if let (true, Some(socket)) = (quick, io.plain_socket()) {
-        let mut probe = [0u8; 1];
-        match socket.try_read(&mut probe) {
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
-            Ok(0) => return,
-            // More bytes, or an error: drain as usual.
-            _ => {}
-        }
+/// Whether the connection may close without lingering. `quick` says the client asked for the
+/// close and nothing of its is buffered: then, on plain TCP with nothing more received, the
+/// socket is just closed (the kernel sends FIN after the response), as nginx does for such
+/// clients; two system calls and a wake-up fewer per connection than [`linger_close`].
+/// Otherwise, and always for TLS (which ends with `close_notify`), it lingers.
+pub(crate) fn closes_at_once<T: Transport>(io: &T, quick: bool) -> bool {
+    let (true, Some(socket)) = (quick, io.plain_socket()) else {
+        return false;
+    };
+    let mut probe = [0u8; 1];
+    match socket.try_read(&mut probe) {
+        Err(err) => err.kind() == io::ErrorKind::WouldBlock,
+        Ok(0) => true,
+        // More bytes: drain them as usual.
+        Ok(_) => false,
     }
-    linger_close(io).await;
 }
 
 /// Closes politely: sends FIN, then drains what the peer still sends for a short, bounded

@@ -6,6 +6,7 @@
 //! actor's own context, so no message crosses a thread on the request path. A graceful stop lets
 //! the request in progress finish; a kill drops the socket at once.
 
+mod buffers;
 mod io;
 pub(crate) mod state;
 pub mod transport;
@@ -51,7 +52,8 @@ impl Actor for ConnectionActor {
     type Context = Context<Self>;
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
-        if self.finished {
+        // An idle connection owes nothing: stopping drops its future, which closes it.
+        if self.finished || self.drain.is_idle() {
             Running::Stop
         } else {
             self.drain.request();
@@ -60,27 +62,8 @@ impl Actor for ConnectionActor {
     }
 }
 
-/// Runs one connection: the TLS handshake first for HTTPS (bounded by its timeout; failures
-/// are counted and logged at debug, never more), then the state machine.
-async fn serve(accepted: Accepted, service: Arc<Service>, drain: Rc<Drain>) {
-    let Accepted {
-        stream,
-        peer,
-        permit,
-        tls,
-        redirect_https,
-    } = accepted;
-    let Some(tls) = tls else {
-        let connection =
-            state::Connection::new(stream, peer, service, drain, permit, redirect_https);
-        return connection.run().await;
-    };
-    // Boxed: a future is as large as its largest branch, and a TLS stream with its handshake
-    // would make every plain connection's future twice its size (measured: 7.4 KiB, not 3.7).
-    Box::pin(serve_tls(stream, peer, service, drain, permit, tls)).await;
-}
-
-/// The HTTPS part of [`serve`]: the handshake, bounded by its timeout, then the state machine.
+/// Runs one HTTPS connection: the handshake first, bounded by its timeout (failures are
+/// counted and logged at debug, never more), then the state machine.
 async fn serve_tls(
     stream: TcpStream,
     peer: SocketAddr,
@@ -118,13 +101,33 @@ pub fn start(
     let service = service.clone();
     let started = ctx.start_with(move |actor_ctx: &mut Context<ConnectionActor>| {
         let drain = Rc::new(Drain::default());
-        let serving = serve(accepted, service, drain.clone());
-        actor_ctx.spawn(
-            wrap_future::<_, ConnectionActor>(serving).map(|(), actor, ctx| {
-                actor.finished = true;
-                ctx.stop();
-            }),
-        );
+        let Accepted {
+            stream,
+            peer,
+            permit,
+            tls,
+            redirect_https,
+        } = accepted;
+        // Two spawns rather than one future with a TLS branch: a future is as large as its
+        // largest branch, and a TLS stream with its handshake would make every plain
+        // connection's future several times its size.
+        match tls {
+            None => {
+                let connection = state::Connection::new(
+                    stream,
+                    peer,
+                    service,
+                    drain.clone(),
+                    permit,
+                    redirect_https,
+                );
+                spawn_serving(actor_ctx, connection.run());
+            }
+            Some(tls) => {
+                let serving = serve_tls(stream, peer, service, drain.clone(), permit, tls);
+                spawn_serving(actor_ctx, serving);
+            }
+        }
         ConnectionActor {
             drain,
             finished: false,
@@ -133,21 +136,38 @@ pub fn start(
     Ok(started.into())
 }
 
+/// Runs `serving` in the connection actor's context; the actor stops when it ends.
+fn spawn_serving(
+    ctx: &mut Context<ConnectionActor>,
+    serving: impl std::future::Future<Output = ()> + 'static,
+) {
+    ctx.spawn(
+        wrap_future::<_, ConnectionActor>(serving).map(|(), actor, ctx| {
+            actor.finished = true;
+            ctx.stop();
+        }),
+    );
+}
+
 #[cfg(test)]
 mod tests {
+    use super::state::Connection;
+    use tokio::net::TcpStream;
+
     /// Every connection holds its whole future for its whole life, idle ones included, so its
     /// size is most of an idle keep-alive connection's memory (docs/performance.md, `idle10k`).
-    /// 3,064 bytes in a release build when this was written; 7,408 before the TLS branch was
-    /// boxed and the lingering close's buffer moved to the heap.
+    /// History, release builds: 7,408 bytes with the TLS branch inline; 3,064 with it boxed;
+    /// 296 since requests that wait continue in a boxed future of their own and
+    /// per-request buffers belong to the thread.
     #[test]
     fn a_plain_connection_future_stays_small() {
-        fn future_size<A, B, C, F>(_: impl Fn(A, B, C) -> F) -> usize {
+        fn future_size<A, F>(_: impl Fn(A) -> F) -> usize {
             std::mem::size_of::<F>()
         }
-        let size = future_size(super::serve);
-        eprintln!("serve's future: {size} bytes");
+        let size = future_size(Connection::<TcpStream>::run);
+        eprintln!("a plain connection's future: {size} bytes");
         assert!(
-            size <= 4096,
+            size <= 512,
             "a plain connection's future grew to {size} bytes"
         );
     }

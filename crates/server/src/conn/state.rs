@@ -2,36 +2,43 @@
 //! wait bounded by a configured timeout.
 //!
 //! ```text
-//!             ┌──────────────── keep-alive ─────────────────┐
-//!             ▼                                             │
-//!   Idle ─▶ ReadingHead ─▶ ReadingBody ─▶ Handling ─▶ Writing ─▶ Closing
-//!             │  ▲ pipelined bytes already buffered        │
-//!             │  └─────────────────────────────────────────┘
+//!             ┌──────────────────── keep-alive ─────────────────────┐
+//!             ▼                                                     │
+//!   Idle ─▶ ReadingHead ─▶ HeadRead ─▶ ReadingBody ─▶ Handling ─▶ Answering ─▶ Writing ─▶ Closing
+//!             │  ▲ pipelined bytes already buffered                │
+//!             │  └─────────────────────────────────────────────────┘
 //!             └─ parse error / timeout ─▶ Writing (error answer) ─▶ Closing
 //! ```
 //!
-//! The read buffer is released while the connection is idle between requests, so thousands
-//! of idle keep-alive connections cost little memory.
+//! Two speeds. When a request's head arrives whole in one read, has no content, is answered
+//! without waiting (a cache hit, a plain handler) and the socket takes the answer in full,
+//! the connection goes from `Idle` to `Idle` in plain function calls
+//! ([`answer_buffered`](Connection::answer_buffered)). At the first step that must wait, the
+//! state so far continues in a boxed future ([`finish_request`](Connection::finish_request)).
+//! So the future an idle keep-alive connection holds is little more than its socket, its
+//! keep-alive timer and the fields below (a test keeps it under 512 bytes), and the read
+//! buffer, parser, encoder and head buffer belong to the worker thread ([`super::buffers`]).
 
 use std::cell::Cell;
+use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 use web_server_http::response::CONTINUE;
 use web_server_http::static_files::{ContentReader, FileContent};
 use web_server_http::{
-    BodyDecoder, Method, ParseError, Parsed, Prepared, Request, RequestHead, RequestInfo,
-    RequestParser, Response, ResponseEncoder, ResponseFraming, StatusCode,
+    BodyDecoder, Encoded, Method, ParseError, Parsed, Prepared, Request, RequestHead, RequestInfo,
+    RequestParser, Response, ResponseFraming, StatusCode,
 };
 
+use super::buffers;
 use super::io::{self, ReadOutcome};
 use super::transport::Transport;
 use crate::cache::{Fresh, StaticEntry};
-use crate::service::{ConnectionOptions, Service};
+use crate::service::{Answered, ConnectionOptions, Respond, Service, Waiting};
 use crate::tcp::gate::ConnectionPermit;
 
 /// Bytes of file content read and written at a time when streaming.
@@ -42,28 +49,43 @@ const STREAM_CHUNK: usize = 64 * 1024;
 pub(crate) struct Drain {
     /// Set once; checked between requests.
     requested: Cell<bool>,
-    /// Wakes a connection waiting idle, so it closes at once.
-    wake: Notify,
+    /// Set while the connection waits for a next request, owing nothing: then the actor stops
+    /// at once, and dropping the connection's future closes it. No waker is needed for that,
+    /// so an idle connection keeps none.
+    idle: Cell<bool>,
 }
 
 impl Drain {
     pub(crate) fn request(&self) {
         self.requested.set(true);
-        self.wake.notify_one();
     }
 
     fn is_requested(&self) -> bool {
         self.requested.get()
     }
+
+    pub(crate) fn is_idle(&self) -> bool {
+        self.idle.get()
+    }
 }
 
-/// Where a connection is. Each state holds exactly what the next step needs.
+/// Where a connection is, when its request needs more than one step. Each state holds exactly
+/// what the next step needs.
 enum State {
     /// Between requests (or before the first): waiting for bytes with the buffer released.
     Idle,
     /// Bytes of a request head are arriving; `started` is when its first byte came, and the
-    /// header timeout counts from there, whatever trickles in after.
-    ReadingHead { started: Instant },
+    /// header timeout counts from there, whatever trickles in after. The parser remembers how
+    /// far it scanned.
+    ReadingHead {
+        started: Instant,
+        parser: RequestParser,
+    },
+    /// The head is parsed and content follows.
+    HeadRead {
+        head: RequestHead,
+        head_bytes: Bytes,
+    },
     /// The head is parsed; its content is being read and decoded.
     ReadingBody {
         head: RequestHead,
@@ -73,19 +95,92 @@ enum State {
     },
     /// A whole request, to answer.
     Handling(Request),
-    /// An answer, to encode and write; large file content follows the head in chunks, and a
-    /// large cached body may be sent from its entry's open file.
+    /// The answer waits for something: the cache owner, the blocking pool, a handler's future.
+    Answering { waiting: Waiting, info: RequestInfo },
+    /// An answer, to write: `sending` holds its encoded head and how much of it and the body
+    /// went out already, once it was encoded. Large file content follows the head in chunks,
+    /// and a large cached body may be sent from its entry's open file.
     Writing {
-        response: Response,
-        request: RequestInfo,
-        content: Option<FileContent>,
-        entry: Option<Arc<Fresh<StaticEntry>>>,
+        reply: Reply,
+        sending: Option<Sending>,
     },
     /// Done: close politely.
     Closing,
 }
 
-/// One client connection: its socket, buffers and progress.
+/// An answer and what it answers.
+struct Reply {
+    response: Response,
+    /// What the encoder needs to know of the request.
+    info: RequestInfo,
+    /// Content to stream after the head (a large file the cache does not hold).
+    content: Option<FileContent>,
+    /// The cache entry the answer came from: its open file may send the body.
+    entry: Option<Arc<Fresh<StaticEntry>>>,
+    /// The request, kept (its head is shared bytes, no copy) for the access log; `None` for a
+    /// rejected one.
+    request: Option<Request>,
+}
+
+impl Reply {
+    fn new(answered: Answered, info: RequestInfo) -> Self {
+        Reply {
+            response: answered.prepared.response,
+            info,
+            content: answered.prepared.content,
+            entry: answered.entry,
+            request: Some(answered.request),
+        }
+    }
+
+    /// An answer to a request that was not accepted (a parse error, a timeout).
+    fn refusal(response: Response, info: RequestInfo) -> Self {
+        Reply {
+            response,
+            info,
+            content: None,
+            entry: None,
+            request: None,
+        }
+    }
+}
+
+/// A reply's encoded head, on its way out.
+struct Sending {
+    /// The head, in a buffer taken from the thread ([`buffers`]).
+    head: Vec<u8>,
+    /// The body and framing that go with it.
+    encoded: Encoded,
+    /// Bytes of head and body written so far.
+    sent: usize,
+}
+
+impl Sending {
+    fn body(&self) -> &[u8] {
+        self.encoded.body.as_deref().unwrap_or(&[])
+    }
+
+    /// What is left to write of head and body.
+    fn unsent(&self) -> (&[u8], &[u8]) {
+        let body = self.body();
+        let from_head = self.sent.min(self.head.len());
+        (&self.head[from_head..], &body[self.sent - from_head..])
+    }
+
+    fn len(&self) -> usize {
+        self.head.len() + self.body().len()
+    }
+}
+
+/// One client connection: its socket, and where it is between requests.
+///
+/// Everything a request needs only while it is worked on (read buffer, parser, encoder, head
+/// buffer) is taken from the worker thread when the request arrives and given back when it is
+/// answered ([`buffers`]); an idle connection holds none of it. The common request (a whole
+/// head in one read, an answer at once, a write the socket takes in full) is answered without
+/// an `await`; a request that waits continues in a boxed future of its own
+/// ([`finish_request`](Self::finish_request)). Both keep the future an idle connection holds
+/// small.
 pub(crate) struct Connection<T: Transport> {
     /// The client's byte stream (plain TCP or TLS).
     io: T,
@@ -99,12 +194,6 @@ pub(crate) struct Connection<T: Transport> {
     generation: u64,
     /// Bytes read but not yet consumed; empty and unallocated while idle.
     buf: BytesMut,
-    /// Incremental head parser, remembering how far it scanned `buf`.
-    parser: RequestParser,
-    /// Writes response heads (and owns the once-a-second `Date`).
-    encoder: ResponseEncoder,
-    /// Encoded response heads, reused from response to response.
-    out: Vec<u8>,
     /// Requests answered so far, against `max_keepalive_requests`.
     served: u64,
     /// Graceful-shutdown request from the actor.
@@ -117,9 +206,6 @@ pub(crate) struct Connection<T: Transport> {
     _permit: ConnectionPermit,
     /// Set when plain HTTP is redirected to HTTPS on this port.
     redirect_https: Option<u16>,
-    /// The request being answered, kept (its head is shared bytes, no copy) until its response
-    /// is written, for the access log.
-    answered: Option<Request>,
     /// The client asked to close the connection with its last request (`Connection: close`,
     /// or HTTP/1.0 without keep-alive), or closed its side between requests: it sends nothing
     /// more, so the close need not linger unless bytes are already waiting.
@@ -137,133 +223,172 @@ impl<T: Transport> Connection<T> {
     ) -> Self {
         let generation = service.generation();
         let options = service.options();
-        let encoder = ResponseEncoder::new(options.server_header.as_deref())
-            .unwrap_or_else(|_| ResponseEncoder::new(None).expect("no Server header is valid"));
         Connection {
             io,
             peer,
-            parser: RequestParser::new(options.limits),
             service,
             options,
             generation,
             buf: BytesMut::new(),
-            encoder,
-            out: Vec::with_capacity(256),
             served: 0,
             drain,
             request_started: Instant::now(),
             request_method: None,
             _permit: permit,
             redirect_https,
-            answered: None,
             client_closes: false,
         }
     }
 
     /// Runs the connection to its end.
-    pub(crate) async fn run(mut self) {
-        let mut state = State::Idle;
+    ///
+    /// Not an `async fn`: one would keep its argument and the local it moves into both for the
+    /// future's whole life, twice the connection in every idle connection's future.
+    pub(crate) fn run(self) -> impl std::future::Future<Output = ()> {
+        let mut connection = self;
+        async move {
+            loop {
+                let next = match connection.idle().await {
+                    State::Idle => continue,
+                    State::Closing => break,
+                    // Boxed: this future lives only while a request waits; inline, its size
+                    // would be every connection's, idle ones included.
+                    waiting => Box::pin(connection.finish_request(waiting)).await,
+                };
+                if matches!(next, State::Closing) {
+                    break;
+                }
+            }
+            let quick = connection.client_closes && connection.buf.is_empty();
+            if !io::closes_at_once(&connection.io, quick) {
+                Box::pin(io::linger_close(&mut connection.io)).await;
+            }
+            if connection.buf.is_empty() {
+                buffers::give_back_read_buffer(std::mem::take(&mut connection.buf));
+            }
+        }
+    }
+
+    /// Waits for the next request's first bytes, then answers what it can at once.
+    async fn idle(&mut self) -> State {
+        if self.buf.is_empty() {
+            if self.drain.is_requested() {
+                return State::Closing;
+            }
+            // Give the buffer back while nothing is expected.
+            buffers::give_back_read_buffer(std::mem::take(&mut self.buf));
+            let wait = if self.served == 0 {
+                self.options.header_timeout
+            } else {
+                self.options.keepalive_timeout
+            };
+            self.drain.idle.set(true);
+            let readable = std::future::poll_fn(|cx| self.io.poll_readable(cx));
+            let ready = tokio::time::timeout(wait, readable).await;
+            self.drain.idle.set(false);
+            if !matches!(ready, Ok(Ok(()))) {
+                return State::Closing;
+            }
+            if self.buf.capacity() == 0 {
+                self.buf = buffers::take_read_buffer();
+            }
+            match io::read_ready(&mut self.io, &mut self.buf) {
+                Some(ReadOutcome::Data) => {}
+                Some(ReadOutcome::Eof) => {
+                    // The client closed between requests: nothing is owed and nothing will come.
+                    self.client_closes = true;
+                    return State::Closing;
+                }
+                Some(ReadOutcome::Failed | ReadOutcome::TimedOut) => return State::Closing,
+                // The readiness was stale: wait again.
+                None => return State::Idle,
+            }
+        }
+        self.answer_buffered(Instant::now())
+    }
+
+    /// Answers the requests in the buffer for as long as each can be answered at once, and
+    /// returns the state of the first that cannot (or `Idle` when the buffer is used up).
+    fn answer_buffered(&mut self, mut started: Instant) -> State {
+        loop {
+            if self.service.generation() != self.generation {
+                // A reload changed limits or timeouts: they apply from this request on.
+                self.generation = self.service.generation();
+                self.options = self.service.options();
+            }
+            (self.request_started, self.request_method) = (started, None);
+            let mut parser = RequestParser::new(self.options.limits);
+            let parsed = match parser.parse(&self.buf) {
+                Ok(Parsed::Complete { head, consumed }) => self.parsed(head, consumed),
+                Ok(Parsed::Partial) => return State::ReadingHead { started, parser },
+                Err(error) => return self.reject(&error),
+            };
+            let State::Handling(request) = parsed else {
+                return parsed;
+            };
+            let answer = self.answer(request);
+            let State::Writing { reply, .. } = answer else {
+                return answer;
+            };
+            match self.write_now(reply) {
+                State::Idle if !self.buf.is_empty() => started = Instant::now(),
+                next => return next,
+            }
+        }
+    }
+
+    /// Goes on with a request that has to wait, until it is answered.
+    async fn finish_request(&mut self, mut state: State) -> State {
         loop {
             state = match state {
-                State::Idle => self.idle().await,
-                State::ReadingHead { started } => self.read_head(started).await,
+                State::Idle | State::Closing => return state,
+                State::ReadingHead { started, parser } => self.read_head(started, parser).await,
+                State::HeadRead { head, head_bytes } => self.start_body(head, head_bytes).await,
                 State::ReadingBody {
                     head,
                     head_bytes,
                     decoder,
                     body,
                 } => self.read_body(head, head_bytes, decoder, body).await,
-                State::Handling(request) => self.handle(request).await,
-                State::Writing {
-                    response,
-                    request,
-                    content,
-                    entry,
-                } => self.write(response, request, content, entry).await,
-                State::Closing => break,
+                State::Handling(request) => self.answer(request),
+                State::Answering { waiting, info } => State::Writing {
+                    reply: Reply::new(self.service.finish(waiting).await, info),
+                    sending: None,
+                },
+                State::Writing { reply, sending } => self.write(reply, sending).await,
             };
         }
-        let quick = self.client_closes && self.buf.is_empty();
-        io::close(&mut self.io, quick).await;
     }
 
-    async fn idle(&mut self) -> State {
-        if !self.buf.is_empty() {
-            return State::ReadingHead {
-                started: Instant::now(),
-            };
-        }
-        if self.drain.is_requested() {
-            return State::Closing;
-        }
-        // Give the buffer back while nothing is expected; the next read allocates anew.
-        self.buf = BytesMut::new();
-        let options = &self.options;
-        let wait = if self.served == 0 {
-            options.header_timeout
+    /// A head was parsed from the first `consumed` bytes of the buffer.
+    fn parsed(&mut self, head: RequestHead, consumed: usize) -> State {
+        let head_bytes = self.buf.split_to(consumed).freeze();
+        self.request_method = Some(head.method());
+        if head.body_framing().has_content() {
+            State::HeadRead { head, head_bytes }
         } else {
-            options.keepalive_timeout
-        };
-        tokio::select! {
-            ready = Transport::readable(&mut self.io) => {
-                if ready.is_err() {
-                    return State::Closing;
-                }
-            }
-            () = tokio::time::sleep(wait) => return State::Closing,
-            () = self.drain.wake.notified() => return State::Closing,
-        }
-        let started = Instant::now();
-        match io::read_some(
-            &mut self.io,
-            &mut self.buf,
-            started + options.header_timeout,
-        )
-        .await
-        {
-            ReadOutcome::Data => State::ReadingHead { started },
-            ReadOutcome::Eof => {
-                // The client closed between requests: nothing is owed and nothing will come.
-                self.client_closes = true;
-                State::Closing
-            }
-            ReadOutcome::Failed | ReadOutcome::TimedOut => State::Closing,
+            State::Handling(head.into_request(head_bytes, Bytes::new()))
         }
     }
 
-    async fn read_head(&mut self, started: Instant) -> State {
-        if self.service.generation() != self.generation {
-            // A reload changed limits or timeouts: they apply from this request on (the parser
-            // rescans what is buffered under the new limits).
-            self.generation = self.service.generation();
-            self.options = self.service.options();
-            self.parser = RequestParser::new(self.options.limits);
-        }
-        (self.request_started, self.request_method) = (started, None);
+    /// The rest of a head that did not arrive in one read.
+    async fn read_head(&mut self, started: Instant, mut parser: RequestParser) -> State {
         let deadline = started + self.options.header_timeout;
         loop {
-            match self.parser.parse(&self.buf) {
-                Ok(Parsed::Complete { head, consumed }) => {
-                    let head_bytes = self.buf.split_to(consumed).freeze();
-                    return self.start_body(head, head_bytes).await;
-                }
-                Ok(Parsed::Partial) => {}
-                Err(error) => return self.reject(&error),
-            }
             match io::read_some(&mut self.io, &mut self.buf, deadline).await {
                 ReadOutcome::Data => {}
                 ReadOutcome::TimedOut => return self.timed_out(),
                 ReadOutcome::Eof | ReadOutcome::Failed => return State::Closing,
             }
+            match parser.parse(&self.buf) {
+                Ok(Parsed::Complete { head, consumed }) => return self.parsed(head, consumed),
+                Ok(Parsed::Partial) => {}
+                Err(error) => return self.reject(&error),
+            }
         }
     }
 
     async fn start_body(&mut self, head: RequestHead, head_bytes: Bytes) -> State {
-        self.request_method = Some(head.method());
-        let framing = head.body_framing();
-        if !framing.has_content() {
-            return State::Handling(head.into_request(head_bytes, Bytes::new()));
-        }
         if head.expect_continue() && self.buf.is_empty() {
             // The client waits for this before sending the content (RFC 9110 §10.1.1).
             let stall = self.options.send_timeout;
@@ -274,7 +399,7 @@ impl<T: Transport> Connection<T> {
                 return State::Closing;
             }
         }
-        let decoder = BodyDecoder::new(framing, &self.options.limits);
+        let decoder = BodyDecoder::new(head.body_framing(), &self.options.limits);
         State::ReadingBody {
             head,
             head_bytes,
@@ -321,7 +446,9 @@ impl<T: Transport> Connection<T> {
         }
     }
 
-    async fn handle(&mut self, request: Request) -> State {
+    /// Answers `request` if that needs no wait (`Writing`, with nothing encoded yet);
+    /// otherwise returns the state that waits.
+    fn answer(&mut self, request: Request) -> State {
         self.served += 1;
         let mut info = RequestInfo::of(&request);
         self.client_closes = !info.keep_alive;
@@ -333,68 +460,127 @@ impl<T: Transport> Connection<T> {
                 let response = redirect_to_https(&request, port);
                 (request, Prepared::from(response)).into()
             }
-            None => self.service.respond(request).await,
+            None => match self.service.respond_now(request) {
+                Respond::Now(answered) => answered,
+                Respond::Later(waiting) => return State::Answering { waiting, info },
+            },
         };
-        self.answered = Some(answered.request);
         State::Writing {
-            response: answered.prepared.response,
-            request: info,
-            content: answered.prepared.content,
-            entry: answered.entry,
+            reply: Reply::new(answered, info),
+            sending: None,
         }
     }
 
-    async fn write(
-        &mut self,
-        response: Response,
-        request: RequestInfo,
-        content: Option<FileContent>,
-        entry: Option<Arc<Fresh<StaticEntry>>>,
-    ) -> State {
-        self.out.clear();
-        let encoded = self.encoder.encode(&response, &request, &mut self.out);
-        let body: &[u8] = encoded.body.as_deref().unwrap_or(&[]);
+    fn encode(&self, reply: &Reply) -> Sending {
+        let mut head = buffers::take_head_buffer();
+        let server = self.options.server_header.as_deref();
+        let encoded = buffers::encode(server, &reply.response, &reply.info, &mut head);
+        Sending {
+            head,
+            encoded,
+            sent: 0,
+        }
+    }
+
+    /// Writes `reply` as far as the socket takes it without waiting. A reply that needs more
+    /// (a partial write, a file to send or stream, TLS) continues as `Writing`.
+    fn write_now(&mut self, reply: Reply) -> State {
+        let mut sending = self.encode(&reply);
+        let from_file = reply.content.is_some()
+            || reply
+                .entry
+                .as_ref()
+                .is_some_and(|entry| entry.value.may_sendfile());
+        let Some(socket) = self.io.plain_socket().filter(|_| !from_file) else {
+            return State::Writing {
+                reply,
+                sending: Some(sending),
+            };
+        };
+        while sending.sent < sending.len() {
+            let (head, body) = sending.unsent();
+            match socket.try_write_vectored(&[IoSlice::new(head), IoSlice::new(body)]) {
+                Ok(0) => return self.write_failed(&reply, sending, &"the socket took nothing"),
+                Ok(written) => sending.sent += written,
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                    return State::Writing {
+                        reply,
+                        sending: Some(sending),
+                    }
+                }
+                Err(err) => return self.write_failed(&reply, sending, &err),
+            }
+        }
+        self.written(&reply, sending, 0)
+    }
+
+    /// Writes `reply` (or what is left of it), waiting for the socket as long as it makes
+    /// progress within `send_timeout`.
+    async fn write(&mut self, mut reply: Reply, sending: Option<Sending>) -> State {
+        let mut sending = sending.unwrap_or_else(|| self.encode(&reply));
         let stall = self.options.send_timeout;
         let socket = self.io.plain_socket();
-        let source = match (&entry, socket) {
-            (Some(entry), Some(_)) => entry.value.sendfile_source(body),
+        let source = match (&reply.entry, socket) {
+            (Some(entry), Some(_)) if sending.sent == 0 => {
+                entry.value.sendfile_source(sending.body())
+            }
             _ => None,
         };
         let sent = match (source, socket) {
             (Some((file, offset)), Some(socket)) => {
-                let body = (file.fd(), offset, body.len());
-                // Boxed: only large bodies take this path, and inline its future would be part
-                // of every connection's, idle ones included.
-                Box::pin(io::write_head_and_send_file(socket, &self.out, body, stall)).await
+                let body = (file.fd(), offset, sending.body().len());
+                io::write_head_and_send_file(socket, &sending.head, body, stall).await
             }
-            _ => io::write_all(&mut self.io, &self.out, body, stall).await,
+            _ => {
+                let (head, body) = sending.unsent();
+                io::write_all(&mut self.io, head, body, stall).await
+            }
         };
         if let Err(err) = sent {
-            tracing::debug!(peer = %self.peer, %err, "write failed; closing");
-            self.request_done(&response, 0);
-            return State::Closing;
+            return self.write_failed(&reply, sending, &err);
         }
-        let mut written = (self.out.len() + body.len()) as u64;
-        let streams = matches!(encoded.framing, ResponseFraming::Length(n) if n > 0)
-            && encoded.body.is_none();
-        if let (true, Some(content)) = (streams, content) {
+        sending.sent = sending.len();
+        let streams = matches!(sending.encoded.framing, ResponseFraming::Length(n) if n > 0)
+            && sending.encoded.body.is_none();
+        let mut streamed = 0;
+        if let (true, Some(content)) = (streams, reply.content.take()) {
             if let Err(err) = self.stream(content).await {
                 // The head promised a length that can no longer be honoured: only closing
                 // tells the client the response is incomplete.
                 tracing::debug!(peer = %self.peer, %err, "streaming failed; closing");
-                self.request_done(&response, written);
+                self.request_done(&reply, sending.len() as u64);
+                buffers::give_back_head_buffer(sending.head);
                 return State::Closing;
             }
-            if let ResponseFraming::Length(length) = encoded.framing {
-                written += length;
+            if let ResponseFraming::Length(length) = sending.encoded.framing {
+                streamed = length;
             }
         }
-        self.request_done(&response, written);
-        if encoded.close {
+        self.written(&reply, sending, streamed)
+    }
+
+    /// `reply` is written in full (`streamed` bytes of content after head and body).
+    fn written(&mut self, reply: &Reply, sending: Sending, streamed: u64) -> State {
+        self.request_done(reply, sending.len() as u64 + streamed);
+        let close = sending.encoded.close;
+        buffers::give_back_head_buffer(sending.head);
+        if close {
             State::Closing
         } else {
             State::Idle
         }
+    }
+
+    fn write_failed(
+        &mut self,
+        reply: &Reply,
+        sending: Sending,
+        err: &dyn std::fmt::Display,
+    ) -> State {
+        tracing::debug!(peer = %self.peer, %err, "write failed; closing");
+        self.request_done(reply, 0);
+        buffers::give_back_head_buffer(sending.head);
+        State::Closing
     }
 
     /// Writes large file content chunk by chunk: each chunk is read on the blocking pool and
@@ -420,26 +606,26 @@ impl<T: Transport> Connection<T> {
 
     /// Records an answered request (or one whose answer could not be written in full): its
     /// metrics, and its access-log line when the access log is on.
-    fn request_done(&mut self, response: &Response, bytes: u64) {
+    fn request_done(&mut self, reply: &Reply, bytes: u64) {
         let elapsed = self.request_started.elapsed();
-        let status = response.status().as_u16();
+        let status = reply.response.status().as_u16();
         crate::metrics::request_done(self.request_method, status, elapsed, bytes);
-        let answered = self.answered.take();
         if crate::access_log::enabled() {
             // A rejected request has no parsed target: it is logged with `-` fields.
+            let answered = reply.request.as_ref();
             let method = self
                 .request_method
                 .map_or("-", web_server_http::Method::as_str);
             let entry = crate::access_log::AccessEntry {
                 peer: self.peer,
                 method,
-                target: answered.as_ref().map_or("-", Request::target),
-                version: answered.as_ref().map_or("-", |r| r.version().as_str()),
+                target: answered.map_or("-", Request::target),
+                version: answered.map_or("-", |r| r.version().as_str()),
                 status,
                 bytes,
                 duration: elapsed,
-                user_agent: answered.as_ref().and_then(|r| r.header_str("user-agent")),
-                referer: answered.as_ref().and_then(|r| r.header_str("referer")),
+                user_agent: answered.and_then(|r| r.header_str("user-agent")),
+                referer: answered.and_then(|r| r.header_str("referer")),
             };
             crate::access_log::record(&entry);
         }
@@ -451,35 +637,33 @@ impl<T: Transport> Connection<T> {
         self.request_method = self
             .request_method
             .or(error.resume().and_then(|r| r.method));
-        let mut request = RequestInfo::for_error(error);
+        let mut info = RequestInfo::for_error(error);
         match error.resume() {
             // The rejected request's content would have to be skipped; closing is simpler and
             // always allowed.
             Some(resume) if !resume.body.has_content() => {
                 let _ = self.buf.split_to(resume.consumed.min(self.buf.len()));
             }
-            _ => request.keep_alive = false,
+            _ => info.keep_alive = false,
         }
         State::Writing {
-            response: Response::for_parse_error(error),
-            request,
-            content: None,
-            entry: None,
+            reply: Reply::refusal(Response::for_parse_error(error), info),
+            sending: None,
         }
     }
 
     /// A request that did not arrive in time: 408 and close (RFC 9110 §15.5.9).
     fn timed_out(&mut self) -> State {
         tracing::debug!(peer = %self.peer, "request timed out");
+        let response = Response::text(StatusCode::REQUEST_TIMEOUT, "request timeout\n").closing();
+        let info = RequestInfo {
+            method: web_server_http::Method::Get,
+            version: web_server_http::Version::Http11,
+            keep_alive: false,
+        };
         State::Writing {
-            response: Response::text(StatusCode::REQUEST_TIMEOUT, "request timeout\n").closing(),
-            request: RequestInfo {
-                method: web_server_http::Method::Get,
-                version: web_server_http::Version::Http11,
-                keep_alive: false,
-            },
-            content: None,
-            entry: None,
+            reply: Reply::refusal(response, info),
+            sending: None,
         }
     }
 }

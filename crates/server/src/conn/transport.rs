@@ -2,16 +2,18 @@
 //! the peer sends something without holding a read buffer (so idle connections stay small).
 //! Plain TCP and TLS streams both provide it.
 
-use std::future::Future;
 use std::io;
+use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 /// A connection's byte stream.
 pub trait Transport: AsyncRead + AsyncWrite + Unpin + 'static {
-    /// Resolves once a read may make progress (data, or the peer closing).
-    fn readable(&mut self) -> impl Future<Output = io::Result<()>>;
+    /// Ready once a read may make progress (data, or the peer closing). A poll function, not
+    /// a future: waiting this way keeps nothing but the socket's own waker slot, where a
+    /// readiness future would keep a waiter in every idle connection's future.
+    fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 
     /// The plain TCP socket under the stream, when there is no other layer: the kernel may
     /// then send file content to it directly (`sendfile`), and closing needs no closing
@@ -22,8 +24,8 @@ pub trait Transport: AsyncRead + AsyncWrite + Unpin + 'static {
 }
 
 impl Transport for TcpStream {
-    fn readable(&mut self) -> impl Future<Output = io::Result<()>> {
-        TcpStream::readable(self)
+    fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_read_ready(cx)
     }
 
     fn plain_socket(&self) -> Option<&TcpStream> {
@@ -32,17 +34,14 @@ impl Transport for TcpStream {
 }
 
 impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
-    fn readable(&mut self) -> impl Future<Output = io::Result<()>> {
+    fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         // rustls may already hold decrypted bytes (several requests arrived in one record);
         // then a read makes progress at once, whatever the socket says.
         let (socket, session) = self.get_ref();
-        let buffered = !session.wants_read();
-        async move {
-            if buffered {
-                Ok(())
-            } else {
-                socket.readable().await
-            }
+        if session.wants_read() {
+            socket.poll_read_ready(cx)
+        } else {
+            Poll::Ready(Ok(()))
         }
     }
 }
