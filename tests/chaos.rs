@@ -618,7 +618,13 @@ fn drill(kills: usize) {
         (warm.rss / 10).max(4 << 20),
         &format!("after {} kills", TARGETS.len()),
     );
-    end_memory.assert_near(mid, (warm.rss / 20).max(2 << 20), "half way");
+    // The second half must add almost nothing once memory has settled, which takes a few
+    // rounds of kills (the 200-kill drill: +2.0 MiB over its first 100 kills, +0.1 MiB over the
+    // next 100). A 24-kill drill is still settling half way (the debug build's second half
+    // added 0.8–2.6 MiB over ten runs), so there only the bound above applies.
+    if kills >= 4 * TARGETS.len() {
+        end_memory.assert_near(mid, (warm.rss / 20).max(2 << 20), "half way");
+    }
 }
 
 /// The server's resident memory and threads.

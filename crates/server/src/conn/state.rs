@@ -20,13 +20,16 @@
 //! buffer, parser, encoder and head buffer belong to the worker thread ([`super::buffers`]).
 
 use std::cell::Cell;
+use std::future::{poll_fn, Future};
 use std::io::IoSlice;
 use std::net::SocketAddr;
+use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use web_server_http::response::CONTINUE;
 use web_server_http::static_files::{ContentReader, FileContent};
 use web_server_http::{
@@ -198,7 +201,8 @@ pub(crate) struct Connection<T: Transport> {
     served: u64,
     /// Graceful-shutdown request from the actor.
     drain: Rc<Drain>,
-    /// When the current request's first byte arrived, for the latency histogram.
+    /// When the current request's first byte arrived, for the latency histogram; while idle,
+    /// when the last answer was written, for the keep-alive timeout.
     request_started: Instant,
     /// The current request's method for the metrics; `None` until known, or if unrecognised.
     request_method: Option<Method>,
@@ -244,11 +248,12 @@ impl<T: Transport> Connection<T> {
     ///
     /// Not an `async fn`: one would keep its argument and the local it moves into both for the
     /// future's whole life, twice the connection in every idle connection's future.
-    pub(crate) fn run(self) -> impl std::future::Future<Output = ()> {
+    pub(crate) fn run(self) -> impl Future<Output = ()> {
         let mut connection = self;
         async move {
+            let mut timer = pin!(tokio::time::sleep(connection.options.header_timeout));
             loop {
-                let next = match connection.idle().await {
+                let next = match connection.idle(timer.as_mut()).await {
                     State::Idle => continue,
                     State::Closing => break,
                     // Boxed: this future lives only while a request waits; inline, its size
@@ -270,23 +275,41 @@ impl<T: Transport> Connection<T> {
     }
 
     /// Waits for the next request's first bytes, then answers what it can at once.
-    async fn idle(&mut self) -> State {
+    ///
+    /// `timer` is the connection's one idle timer. It is moved only when it would fire too late
+    /// for this wait; when it fires too early (armed for an earlier wait), it is moved then, so
+    /// a connection with requests coming faster than its keep-alive timeout re-arms its timer
+    /// once per timeout, not once per request.
+    async fn idle(&mut self, mut timer: Pin<&mut Sleep>) -> State {
         if self.buf.is_empty() {
             if self.drain.is_requested() {
                 return State::Closing;
             }
             // Give the buffer back while nothing is expected.
             buffers::give_back_read_buffer(std::mem::take(&mut self.buf));
-            let wait = if self.served == 0 {
-                self.options.header_timeout
-            } else {
-                self.options.keepalive_timeout
-            };
+            // Idle since now; the next request's first byte sets this again.
+            self.request_started = Instant::now();
+            if timer.deadline() > self.idle_deadline() {
+                timer.as_mut().reset(self.idle_deadline());
+            }
             self.drain.idle.set(true);
-            let readable = std::future::poll_fn(|cx| self.io.poll_readable(cx));
-            let ready = tokio::time::timeout(wait, readable).await;
+            let this = &mut *self;
+            let ready = poll_fn(move |cx| {
+                if let Poll::Ready(ready) = this.io.poll_readable(cx) {
+                    return Poll::Ready(ready.is_ok());
+                }
+                while timer.as_mut().poll(cx).is_ready() {
+                    let deadline = this.idle_deadline();
+                    if timer.deadline() >= deadline {
+                        return Poll::Ready(false);
+                    }
+                    timer.as_mut().reset(deadline);
+                }
+                Poll::Pending
+            })
+            .await;
             self.drain.idle.set(false);
-            if !matches!(ready, Ok(Ok(()))) {
+            if !ready {
                 return State::Closing;
             }
             if self.buf.capacity() == 0 {
@@ -305,6 +328,17 @@ impl<T: Transport> Connection<T> {
             }
         }
         self.answer_buffered(Instant::now())
+    }
+
+    /// When the wait for the next request ends: the header timeout before the first request,
+    /// the keep-alive timeout after one, counted from the end of the last answer.
+    fn idle_deadline(&self) -> Instant {
+        let wait = if self.served == 0 {
+            self.options.header_timeout
+        } else {
+            self.options.keepalive_timeout
+        };
+        self.request_started + wait
     }
 
     /// Answers the requests in the buffer for as long as each can be answered at once, and
