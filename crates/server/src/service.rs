@@ -235,17 +235,18 @@ impl Service {
         }
     }
 
-    /// Waits for what [`respond_now`](Self::respond_now) could not answer at once. Every wait
-    /// is boxed: only requests that wait pay for the allocation.
+    /// Waits for what [`respond_now`](Self::respond_now) could not answer at once. Nothing in
+    /// here is boxed: the connection awaits this inside the boxed future it makes for requests
+    /// that wait, so another box per wait would be a second allocation for the same request.
     pub async fn finish(self: &Arc<Self>, waiting: Waiting) -> Answered {
         match waiting {
-            Waiting::Settle(request, answer) => Box::pin(settle(request, answer)).await.into(),
+            Waiting::Settle(request, answer) => settle(request, answer).await.into(),
             Waiting::Miss(request) => {
                 let cache = self
                     .cache
                     .as_ref()
                     .expect("only a service with a cache misses");
-                if let Some(entry) = Box::pin(cache.miss(request.path())).await {
+                if let Some(entry) = cache.miss(request.path()).await {
                     if let Route::Static(files, _) =
                         self.router.lookup(request.method(), request.path())
                     {
@@ -253,9 +254,9 @@ impl Service {
                         return Answered::from_entry(request, response, entry);
                     }
                 }
-                Box::pin(self.prepare_static(request)).await.into()
+                self.prepare_static(request).await.into()
             }
-            Waiting::Blocking(request) => Box::pin(self.prepare_static(request)).await.into(),
+            Waiting::Blocking(request) => self.prepare_static(request).await.into(),
         }
     }
 

@@ -157,7 +157,7 @@ mod tests {
     /// Every connection holds its whole future for its whole life, idle ones included, so its
     /// size is most of an idle keep-alive connection's memory (docs/performance.md, `idle10k`).
     /// History, release builds: 7,408 bytes with the TLS branch inline; 3,064 with it boxed;
-    /// 296 since requests that wait continue in a boxed future of their own and
+    /// 328 since requests that wait continue in a boxed future of their own and
     /// per-request buffers belong to the thread.
     #[test]
     fn a_plain_connection_future_stays_small() {

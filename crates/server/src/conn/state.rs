@@ -289,6 +289,7 @@ impl<T: Transport> Connection<T> {
             buffers::give_back_read_buffer(std::mem::take(&mut self.buf));
             // Idle since now; the next request's first byte sets this again.
             self.request_started = Instant::now();
+            // Computed twice rather than kept in a local: the local would stay in the future.
             if timer.deadline() > self.idle_deadline() {
                 timer.as_mut().reset(self.idle_deadline());
             }
