@@ -555,7 +555,14 @@ impl Router {
             };
         }
         let mut allowed = MethodSet::EMPTY;
-        if let Some(split) = SplitPath::new(path) {
+        // A server with only static mounts skips splitting the path (a copy of its segment
+        // table) on every request.
+        let split = if self.entries.is_empty() {
+            None
+        } else {
+            SplitPath::new(path)
+        };
+        if let Some(split) = split {
             let mut best: Option<&Entry> = None;
             for entry in &self.entries {
                 if !entry.pattern.matches(&split) {
@@ -574,13 +581,12 @@ impl Router {
                 }
             }
         }
-        if let Some(mount) = self
+        if let Some((mount, tail)) = self
             .mounts
             .iter()
-            .find(|mount| below(path, &mount.prefix).is_some())
+            .find_map(|mount| Some((mount, below(path, &mount.prefix)?)))
         {
             if matches!(method, Method::Get | Method::Head) {
-                let tail = below(path, &mount.prefix).unwrap_or_default();
                 return Route::Static(&mount.files, tail);
             }
             allowed = allowed.union(MethodSet::EMPTY.with(Method::Get).implied());

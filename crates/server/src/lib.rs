@@ -20,6 +20,7 @@
 //! - [`service`]: the request pipeline (router, static files, panics → 500).
 //! - [`cache`], [`metrics`]: the cache and metrics actors and their supervisors.
 //! - [`zero_copy`]: large cached files kept open and sent with `sendfile`.
+//! - `coarse_time`: millisecond clocks for the `Date` header and cache revalidation.
 //! - [`tls`]: HTTPS with rustls (ring), reloadable certificates.
 //! - [`reload`]: hot reload of the configuration (SIGHUP, `POST /admin/reload`).
 //! - [`admin`]: the admin endpoint (tree, kills, metrics, health, readiness, config).
@@ -29,6 +30,7 @@
 pub mod access_log;
 pub mod admin;
 pub mod cache;
+mod coarse_time;
 pub mod config;
 pub mod conn;
 mod embed;

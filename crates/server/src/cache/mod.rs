@@ -12,8 +12,8 @@ pub mod table;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use actix::fut::{wrap_future, ActorFutureExt};
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, ResponseFuture};
@@ -99,13 +99,9 @@ impl<E: Weighed> Weighed for Fresh<E> {
     }
 }
 
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
+/// Revalidation is counted in milliseconds on the coarse clock, read on every cache hit.
 fn now_ms() -> u64 {
-    epoch().elapsed().as_millis() as u64
+    crate::coarse_time::monotonic_millis()
 }
 
 impl<E> Fresh<E> {

@@ -10,9 +10,10 @@
 use std::cell::{Cell, RefCell};
 
 use bytes::BytesMut;
-use web_server_http::{Encoded, RequestInfo, Response, ResponseEncoder};
+use web_server_http::{DateCache, Encoded, RequestInfo, Response, ResponseEncoder};
 
 use super::io::READ_CHUNK;
+use crate::coarse_time::CoarseWallClock;
 
 /// Read buffers kept per thread, at most: a worker answers one request at a time, so a few
 /// cover the requests that wait while others are answered; more would be memory nobody uses.
@@ -91,13 +92,19 @@ pub(crate) fn encode(
             Some(current) if current.0.as_deref() == server => current,
             slot => slot.insert((
                 server.map(Box::from),
-                ResponseEncoder::new(server).unwrap_or_else(|_| {
-                    ResponseEncoder::new(None).expect("no Server header is valid")
+                ResponseEncoder::with_date_cache(server, coarse_date()).unwrap_or_else(|_| {
+                    ResponseEncoder::with_date_cache(None, coarse_date())
+                        .expect("no Server header is valid")
                 }),
             )),
         };
         encoder.encode(response, request, out)
     })
+}
+
+/// A `Date` cache on the coarse wall clock (see [`CoarseWallClock`]).
+fn coarse_date() -> DateCache {
+    DateCache::new(Box::new(CoarseWallClock))
 }
 
 #[cfg(test)]

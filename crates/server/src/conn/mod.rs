@@ -10,6 +10,7 @@ mod buffers;
 mod io;
 pub(crate) mod state;
 pub mod transport;
+mod wheel_anchor;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -100,6 +101,7 @@ pub fn start(
     let _ = accepted.stream.set_nodelay(true);
     let service = service.clone();
     let started = ctx.start_with(move |actor_ctx: &mut Context<ConnectionActor>| {
+        wheel_anchor::ensure();
         let drain = Rc::new(Drain::default());
         let Accepted {
             stream,
