@@ -98,7 +98,11 @@ pub fn start(
     accepted: Accepted,
     ctx: ChildContext,
 ) -> Result<StartedChild, StartError> {
-    let _ = accepted.stream.set_nodelay(true);
+    if accepted.tls.is_some() {
+        // Plain connections turn Nagle off when a write could wait for it (`Connection`'s
+        // `nodelay`); a TLS handshake is several writes from the start.
+        let _ = accepted.stream.set_nodelay(true);
+    }
     let service = service.clone();
     let started = ctx.start_with(move |actor_ctx: &mut Context<ConnectionActor>| {
         wheel_anchor::ensure();
@@ -160,7 +164,7 @@ mod tests {
     /// size is most of an idle keep-alive connection's memory (docs/performance.md, `idle10k`).
     /// History, release builds: 7,408 bytes with the TLS branch inline; 3,064 with it boxed;
     /// 328 since requests that wait continue in a boxed future of their own and
-    /// per-request buffers belong to the thread.
+    /// per-request buffers belong to the thread; 336 with the lazy `TCP_NODELAY` flag.
     #[test]
     fn a_plain_connection_future_stays_small() {
         fn future_size<A, F>(_: impl Fn(A) -> F) -> usize {

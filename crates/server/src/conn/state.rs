@@ -214,6 +214,12 @@ pub(crate) struct Connection<T: Transport> {
     /// or HTTP/1.0 without keep-alive), or closed its side between requests: it sends nothing
     /// more, so the close need not linger unless bytes are already waiting.
     client_closes: bool,
+    /// Nagle's algorithm is off (`TCP_NODELAY`). It is turned off before a write that could be
+    /// held back, not at accept: a connection's first response written in one call cannot be
+    /// (nothing of ours is unacknowledged before it, and Linux holds a short segment only
+    /// behind an unacknowledged short one), so a client that closes after one answer costs no
+    /// `setsockopt` (close1k, docs/performance.md).
+    nodelay: bool,
 }
 
 impl<T: Transport> Connection<T> {
@@ -241,6 +247,20 @@ impl<T: Transport> Connection<T> {
             _permit: permit,
             redirect_https,
             client_closes: false,
+            nodelay: false,
+        }
+    }
+
+    /// Turns Nagle's algorithm off before a write that could otherwise wait for an ACK: any
+    /// write after the connection's first, and any response that takes more than one write.
+    /// TLS sockets have it off from the accept (the handshake is several writes).
+    fn no_delay_from_now(&mut self) {
+        if !self.nodelay {
+            self.nodelay = true;
+            if let Some(socket) = self.io.plain_socket() {
+                // Failing only costs latency, never correctness.
+                let _ = socket.set_nodelay(true);
+            }
         }
     }
 
@@ -430,6 +450,8 @@ impl<T: Transport> Connection<T> {
         if head.expect_continue() && self.buf.is_empty() {
             // The client waits for this before sending the content (RFC 9110 §10.1.1).
             let stall = self.options.send_timeout;
+            // The final response will be a second write.
+            self.no_delay_from_now();
             if io::write_all(&mut self.io, CONTINUE, &[], stall)
                 .await
                 .is_err()
@@ -555,6 +577,8 @@ impl<T: Transport> Connection<T> {
     /// Writes `reply` (or what is left of it), waiting for the socket as long as it makes
     /// progress within `send_timeout`.
     async fn write(&mut self, mut reply: Reply, sending: Option<Sending>) -> State {
+        // Whatever comes here may take several writes (a partial one, a file, a stream, TLS).
+        self.no_delay_from_now();
         let mut sending = sending.unwrap_or_else(|| self.encode(&reply));
         let stall = self.options.send_timeout;
         let socket = self.io.plain_socket();
@@ -605,6 +629,8 @@ impl<T: Transport> Connection<T> {
         if close {
             State::Closing
         } else {
+            // The next response may find this one's last segment unacknowledged.
+            self.no_delay_from_now();
             State::Idle
         }
     }
