@@ -40,7 +40,7 @@ fuzz:
 	done
 
 ## bench: web_server against nginx, one pinned core each, every workload of docs/performance.md.
-## Installs nginx and wrk if missing (as root), builds release, prints the table. About 8 minutes;
+## Installs nginx and wrk if missing (as root), builds release, prints the table. About 16 minutes;
 ## a quick smoke: make bench BENCH_SECONDS=2 BENCH_REPS=1 (more settings: tests/bench/bench.py).
 bench:
 	CARGO="$(CARGO)" python3 tests/bench/bench.py

@@ -13,7 +13,7 @@ wrk counted: the figure that stays honest when wrk itself is the bottleneck), it
 Python 3 standard library only. Settings, all from the environment (docs/performance.md):
 
     BENCH_SECONDS    measured seconds per run (default 10)
-    BENCH_REPS       repetitions of every (workload, server) pair (default 2)
+    BENCH_REPS       repetitions of every (workload, server) pair (default 3)
     BENCH_WARMUP     warm-up seconds before each measured run (default 2)
     BENCH_WORKLOADS  space- or comma-separated subset (default: all, in the order below)
     BENCH_IDLE       connections the idle test opens (default 10000)
@@ -752,7 +752,7 @@ def machine():
 def main():
     settings = {
         "seconds": env_int("BENCH_SECONDS", 10),
-        "reps": env_int("BENCH_REPS", 2),
+        "reps": env_int("BENCH_REPS", 3),
         "warmup": env_int("BENCH_WARMUP", 2),
         "idle": env_int("BENCH_IDLE", 10_000),
         "server_cpu": env_int("BENCH_SERVER_CPU", 0),
