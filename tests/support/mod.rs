@@ -230,6 +230,10 @@ pub fn docroot(files: &[(&str, &[u8])]) -> std::path::PathBuf {
         std::process::id(),
         COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
+    // Names repeat when a process id is reused, and earlier runs' directories are not removed:
+    // start empty, or a file a test creates later (a 404 that must turn into a 200) would be
+    // there from the start.
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     for (name, content) in files {
         let path = dir.join(name);

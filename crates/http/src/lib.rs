@@ -32,6 +32,7 @@ pub mod parser;
 pub mod request;
 pub mod response;
 pub mod router;
+mod spare;
 pub mod static_files;
 pub mod status;
 mod syntax;

@@ -300,13 +300,14 @@ fn parse_fields(
         &mut heap
     };
     match httparse::parse_headers(&head[fields_start..], slots) {
-        Ok(httparse::Status::Complete((_, parsed))) => Ok(parsed
-            .iter()
-            .map(|field| FieldSpan {
+        Ok(httparse::Status::Complete((_, parsed))) => {
+            let mut spans = crate::spare::take_spans(parsed.len());
+            spans.extend(parsed.iter().map(|field| FieldSpan {
                 name: span_of(head, field.name.as_bytes()),
                 value: span_of(head, trim_ows(field.value)),
-            })
-            .collect()),
+            }));
+            Ok(spans)
+        }
         Err(httparse::Error::HeaderValue) => Err(fatal(ParseErrorKind::InvalidHeaderValue)),
         // The scan already found the end of the section, so anything else is a malformed name.
         Err(_) | Ok(httparse::Status::Partial) => Err(fatal(ParseErrorKind::InvalidHeaderName)),

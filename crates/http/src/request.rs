@@ -48,6 +48,12 @@ pub struct RequestHead {
     pub(crate) len: usize,
 }
 
+impl Drop for RequestHead {
+    fn drop(&mut self) {
+        crate::spare::give_back_spans(std::mem::take(&mut self.fields));
+    }
+}
+
 impl RequestHead {
     /// The request method.
     pub fn method(&self) -> Method {

@@ -5,6 +5,7 @@
 use crate::date::DateCache;
 use crate::error::ParseError;
 use crate::method::Method;
+use crate::spare;
 use crate::status::StatusCode;
 use crate::syntax::{is_field_value_byte, is_ows, is_token};
 use crate::version::Version;
@@ -121,6 +122,9 @@ pub(crate) fn field_text<'a>(value: &'a FieldValue, table: Option<&'a FieldTable
     }
 }
 
+/// One field of a response: its name and value.
+pub(crate) type ResponseField = (Cow<'static, str>, FieldValue);
+
 /// A response: status, fields and content. Framing, `Date`, `Server` and `Connection` are added
 /// by [`ResponseEncoder`].
 #[derive(Debug, Clone)]
@@ -128,7 +132,7 @@ pub struct Response {
     /// The status code.
     status: StatusCode,
     /// Fields in the order they will be written, validated on insertion.
-    headers: Vec<(Cow<'static, str>, FieldValue)>,
+    headers: Vec<ResponseField>,
     /// Where [`FieldValue::Table`] values are, when the response has any.
     table: Option<FieldTable>,
     /// The content.
@@ -149,23 +153,27 @@ impl PartialEq for Response {
 
 impl Eq for Response {}
 
+impl Drop for Response {
+    fn drop(&mut self) {
+        spare::give_back_fields(std::mem::take(&mut self.headers));
+    }
+}
+
 impl Response {
     /// A response with no fields and no content.
     pub fn new(status: StatusCode) -> Self {
+        Response::with_field_capacity(status, 0)
+    }
+
+    /// A response with room for `fields` fields, so that adding them allocates at most once (and
+    /// not at all with a spare list from an earlier response on this thread).
+    pub(crate) fn with_field_capacity(status: StatusCode, fields: usize) -> Self {
         Response {
             status,
-            headers: Vec::new(),
+            headers: spare::take_fields(fields),
             table: None,
             body: Body::Empty,
             close: false,
-        }
-    }
-
-    /// A response with room for `fields` fields, so that adding them allocates once.
-    pub(crate) fn with_field_capacity(status: StatusCode, fields: usize) -> Self {
-        Response {
-            headers: Vec::with_capacity(fields),
-            ..Response::new(status)
         }
     }
 
