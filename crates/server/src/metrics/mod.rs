@@ -241,8 +241,8 @@ impl Metrics {
     }
 
     fn sample(&mut self) {
+        // Upkeep has its own, shorter interval ([`UPKEEP_INTERVAL`]).
         let installed = recorder::installed();
-        installed.handle.run_upkeep();
         let handles = &installed.handles;
         let (active, cache) = sample_sources();
         handles.connections_active.set(active as f64);
