@@ -19,9 +19,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use web_server::config::TlsConfig;
 use web_server::http::{Method, Response, StatusCode};
 use web_server::server::ServerConfig;
-use web_server::tls::TlsConfig;
 use web_server::WebServer;
 
 /// The example's flags.

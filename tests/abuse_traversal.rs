@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use support::abuse::{find, fresh_dir, send_and_receive, split_responses, Response as Reply};
 use support::{TestServer, WAIT};
-use web_server::cache::CacheOptions;
+use web_server::config::CacheOptions;
 use web_server::http::static_files::fs::gzip;
 use web_server::http::Router;
 use web_server::server::ServerConfig;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use support::{docroot, TestServer};
-use web_server::admin::AdminConfig;
+use web_server::config::AdminConfig;
 use web_server::http::Router;
 use web_server::server::ServerConfig;
 

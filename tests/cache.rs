@@ -9,8 +9,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use support::{docroot, exchange, TestServer, WAIT};
-use web_server::admin::AdminConfig;
-use web_server::cache::CacheOptions;
+use web_server::config::AdminConfig;
+use web_server::config::CacheOptions;
 use web_server::http::Router;
 use web_server::server::ServerConfig;
 
@@ -299,7 +299,7 @@ fn a_large_cached_file_is_sent_from_the_open_file_byte_for_byte() {
         assert_eq!(head.header("content-length"), Some("200000"));
     }
     assert!(
-        web_server::zero_copy::open_bodies() >= 1,
+        server.cache().open_files >= 1,
         "the entry keeps its file open"
     );
     let stats = server.cache();

@@ -23,7 +23,7 @@ use clap::Parser;
 use serde::Deserialize;
 use serde_json::Value;
 use support::{TestServer, WAIT};
-use web_server::admin::AdminConfig;
+use web_server::config::AdminConfig;
 use web_server::config::{self, Cli, Profile, Settings};
 use web_server::http::Router;
 use web_server::server::ServerConfig;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use prometheus_parse::{Scrape, Value};
 use support::{docroot, exchange, TestServer, WAIT};
-use web_server::admin::AdminConfig;
+use web_server::config::AdminConfig;
 use web_server::http::Router;
 use web_server::metrics::{LATENCY_BUCKETS, METRICS_ID, METRICS_SUP_ID};
 use web_server::server::ServerConfig;

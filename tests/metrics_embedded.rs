@@ -7,7 +7,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::{docroot, exchange, TestServer, WAIT};
-use web_server::admin::AdminConfig;
+use web_server::config::AdminConfig;
 use web_server::http::{Method, Router};
 use web_server::metrics as server_metrics;
 use web_server::server::ServerConfig;

@@ -15,9 +15,9 @@ use std::time::Duration;
 use rustls::pki_types::{CertificateDer, ServerName};
 use support::process::{server, Running};
 use support::{docroot, exchange, TestServer, WAIT};
+use web_server::config::TlsConfig;
 use web_server::http::Router;
 use web_server::server::ServerConfig;
-use web_server::tls::TlsConfig;
 
 /// A self-signed certificate for `localhost`, written as PEM files in `dir`.
 fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf, CertificateDer<'static>) {

@@ -24,7 +24,7 @@ enum Command {
     Snapshot(mpsc::Sender<NodeSnapshot>),
     Kill(String, mpsc::Sender<bool>),
     Active(mpsc::Sender<usize>),
-    Cache(mpsc::Sender<web_server::cache::CacheStats>),
+    Cache(mpsc::Sender<web_server::server::CacheStats>),
     Stop,
 }
 
@@ -120,7 +120,7 @@ impl TestServer {
     }
 
     /// The static-file cache's contents and counters.
-    pub fn cache(&self) -> web_server::cache::CacheStats {
+    pub fn cache(&self) -> web_server::server::CacheStats {
         let (tx, rx) = mpsc::channel();
         self.commands.send(Command::Cache(tx)).unwrap();
         rx.recv_timeout(WAIT).unwrap()

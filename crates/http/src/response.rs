@@ -443,8 +443,8 @@ impl ResponseEncoder {
             }
         };
 
-        // Digits by `itoa` rather than `write!`: the formatting machinery was a measurable part
-        // of a small response's CPU (docs/performance.md). A status code has three digits.
+        // Digits by `itoa` rather than `write!`: the formatting machinery costs a measurable part
+        // of a small response's CPU. A status code has three digits.
         let mut digits = itoa::Buffer::new();
         out.extend_from_slice(b"HTTP/1.1 ");
         out.extend_from_slice(digits.format(status.as_u16()).as_bytes());

@@ -15,6 +15,7 @@ use crate::syntax::is_pchar;
 use percent_encoding::percent_decode_str;
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 /// A request handler: a plain function of the request and its path parameters. `Send + Sync` so
 /// the server can share one router between threads.
@@ -344,21 +345,21 @@ impl<'a> SplitPath<'a> {
 }
 
 /// One pattern and its handler per method.
-struct Entry {
+struct Entry<H> {
     /// The compiled pattern.
     pattern: Pattern,
     /// Handlers indexed by [`Method::index`].
-    handlers: [Option<Box<Handler>>; Method::ALL.len()],
+    handlers: [Option<H>; Method::ALL.len()],
     /// Methods with an explicit handler.
     methods: MethodSet,
 }
 
-impl Entry {
+impl<H> Entry<H> {
     /// The handler for `method`, with GET's standing in for HEAD.
-    fn handler(&self, method: Method) -> Option<&Handler> {
-        self.handlers[method.index()].as_deref().or_else(|| {
+    fn handler(&self, method: Method) -> Option<&H> {
+        self.handlers[method.index()].as_ref().or_else(|| {
             if method == Method::Head {
-                self.handlers[Method::Get.index()].as_deref()
+                self.handlers[Method::Get.index()].as_ref()
             } else {
                 None
             }
@@ -370,19 +371,23 @@ impl Entry {
 struct Mount {
     /// `""` for the root, otherwise `/a/b` without a trailing slash.
     prefix: Box<str>,
-    /// What is served there.
-    files: StaticFiles,
+    /// What is served there; shared, so an answer that has to wait (a cache miss) can keep
+    /// the mount it was routed to instead of looking the path up again.
+    files: Arc<StaticFiles>,
 }
 
-/// What a lookup found.
+/// What a lookup found. `H` is the router's handler type (see [`Router`]).
 // A `Route` lives on the stack for the duration of one lookup; boxing the parameters to shrink
 // it would cost an allocation per request.
 #[allow(clippy::large_enum_variant)]
-pub enum Route<'r> {
+pub enum Route<'r, H = Box<Handler>> {
     /// A handler and the parameters it matched.
-    Handler(&'r Handler, Params<'r>),
+    Handler(&'r H, Params<'r>),
     /// A static mount and the still-encoded path below it.
-    Static(&'r StaticFiles, &'r str),
+    Static(&'r Arc<StaticFiles>, &'r str),
+    /// A method this origin server does not implement for any resource (CONNECT: it is not a
+    /// proxy, RFC 9110 §9.3.6): 501.
+    NotImplemented,
     /// OPTIONS without an explicit handler: answer 204 with these methods in `Allow`.
     Options(MethodSet),
     /// The path exists but not for this method: 405 with these methods in `Allow`.
@@ -391,7 +396,26 @@ pub enum Route<'r> {
     NotFound,
 }
 
-impl fmt::Debug for Route<'_> {
+impl<H> Route<'_, H> {
+    /// The answer the router gives by itself: 204 with `Allow` for OPTIONS, 405 with `Allow`,
+    /// 404, 501. `None` for a handler or a static mount, which the caller runs.
+    pub fn automatic_response(&self) -> Option<Response> {
+        Some(match self {
+            Route::Handler(..) | Route::Static(..) => return None,
+            Route::Options(allowed) => with_allow(Response::new(StatusCode::NO_CONTENT), *allowed),
+            Route::MethodNotAllowed(allowed) => with_allow(
+                Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
+                *allowed,
+            ),
+            Route::NotFound => Response::text(StatusCode::NOT_FOUND, "not found\n"),
+            Route::NotImplemented => {
+                Response::text(StatusCode::NOT_IMPLEMENTED, "CONNECT is not supported\n")
+            }
+        })
+    }
+}
+
+impl<H> fmt::Debug for Route<'_, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Route::Handler(_, params) => f.debug_tuple("Handler").field(params).finish(),
@@ -405,20 +429,34 @@ impl fmt::Debug for Route<'_> {
                 f.debug_tuple("MethodNotAllowed").field(allow).finish()
             }
             Route::NotFound => f.write_str("NotFound"),
+            Route::NotImplemented => f.write_str("NotImplemented"),
         }
     }
 }
 
 /// Maps requests to handlers and static mounts.
-#[derive(Default)]
-pub struct Router {
+///
+/// `H` is what a route holds. The default is a plain function ([`Handler`]), which
+/// [`Router::handle`] and [`Router::prepare`] run; a server with several kinds of handler
+/// (plain and asynchronous, say) keeps its own enum here, looks routes up with
+/// [`Router::route_request`] and runs what it finds itself.
+pub struct Router<H = Box<Handler>> {
     /// Patterns in registration order (order does not affect precedence).
-    entries: Vec<Entry>,
+    entries: Vec<Entry<H>>,
     /// Static mounts, longest prefix first.
     mounts: Vec<Mount>,
 }
 
-impl fmt::Debug for Router {
+impl<H> Default for Router<H> {
+    fn default() -> Self {
+        Router {
+            entries: Vec::new(),
+            mounts: Vec::new(),
+        }
+    }
+}
+
+impl<H> fmt::Debug for Router<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Router")
             .field(
@@ -442,7 +480,7 @@ impl fmt::Debug for Router {
 }
 
 impl Router {
-    /// An empty router: everything is 404.
+    /// An empty router of plain handlers: everything is 404.
     pub fn new() -> Self {
         Router::default()
     }
@@ -457,37 +495,7 @@ impl Router {
     where
         F: Fn(&Request, &Params<'_>) -> Response + Send + Sync + 'static,
     {
-        let compiled = Pattern::compile(pattern)?;
-        // Same shape with other parameter names would match the same paths ambiguously.
-        if self
-            .entries
-            .iter()
-            .any(|entry| entry.methods.contains(method) && entry.pattern.same_shape(&compiled))
-        {
-            return Err(RouteError::Duplicate(method, pattern.to_owned()));
-        }
-        let index = match self
-            .entries
-            .iter()
-            .position(|entry| entry.pattern.segments == compiled.segments)
-        {
-            Some(index) => index,
-            None => {
-                self.entries.push(Entry {
-                    pattern: compiled,
-                    handlers: Default::default(),
-                    methods: MethodSet::EMPTY,
-                });
-                self.entries.len() - 1
-            }
-        };
-        let entry = &mut self.entries[index];
-        if entry.methods.contains(method) {
-            return Err(RouteError::Duplicate(method, pattern.to_owned()));
-        }
-        entry.handlers[method.index()] = Some(Box::new(handler));
-        entry.methods = entry.methods.with(method);
-        Ok(self)
+        self.insert(method, pattern, Box::new(handler))
     }
 
     /// Registers a GET handler (which also answers HEAD).
@@ -522,6 +530,100 @@ impl Router {
         self.route(Method::Delete, pattern, handler)
     }
 
+    /// Answers a request: runs the handler or static mount, or produces 204/404/405/501. Static
+    /// content is read whole ([`StaticFiles::serve`]).
+    pub fn handle(&self, request: &Request) -> Response {
+        match self.dispatch(request) {
+            Ok((files, tail)) => files.serve(request, tail),
+            Err(response) => response,
+        }
+    }
+
+    /// Answers a request like [`Router::handle`], except that static content longer than the
+    /// mount's `max_inline_bytes` is left for the server to stream ([`StaticFiles::prepare`]).
+    /// Handler and error responses never have deferred content.
+    pub fn prepare(&self, request: &Request) -> Prepared {
+        match self.dispatch(request) {
+            Ok((files, tail)) => files.prepare(request, tail),
+            Err(response) => response.into(),
+        }
+    }
+
+    /// The static mount and tail that answer `request`, or the complete response of a handler,
+    /// 204, 404, 405 or 501.
+    fn dispatch<'r>(
+        &'r self,
+        request: &'r Request,
+    ) -> Result<(&'r StaticFiles, &'r str), Response> {
+        let route = self.route_request(request);
+        match route {
+            Route::Handler(handler, params) => Err(handler(request, &params)),
+            Route::Static(files, tail) => Ok((&**files, tail)),
+            other => Err(other
+                .automatic_response()
+                .expect("every other route is answered by the router")),
+        }
+    }
+}
+
+impl<H> Router<H> {
+    /// The same routes and mounts with every handler turned into another type (a router of
+    /// plain handlers into a server's own handler enum, say).
+    pub fn map_handlers<G>(self, mut convert: impl FnMut(H) -> G) -> Router<G> {
+        Router {
+            entries: self
+                .entries
+                .into_iter()
+                .map(|entry| Entry {
+                    pattern: entry.pattern,
+                    handlers: entry.handlers.map(|handler| handler.map(&mut convert)),
+                    methods: entry.methods,
+                })
+                .collect(),
+            mounts: self.mounts,
+        }
+    }
+
+    /// Registers `handler`, of the router's own handler type, for `method` on `pattern`.
+    pub fn insert(
+        &mut self,
+        method: Method,
+        pattern: &str,
+        handler: H,
+    ) -> Result<&mut Self, RouteError> {
+        let compiled = Pattern::compile(pattern)?;
+        // Same shape with other parameter names would match the same paths ambiguously.
+        if self
+            .entries
+            .iter()
+            .any(|entry| entry.methods.contains(method) && entry.pattern.same_shape(&compiled))
+        {
+            return Err(RouteError::Duplicate(method, pattern.to_owned()));
+        }
+        let index = match self
+            .entries
+            .iter()
+            .position(|entry| entry.pattern.segments == compiled.segments)
+        {
+            Some(index) => index,
+            None => {
+                self.entries.push(Entry {
+                    pattern: compiled,
+                    handlers: Default::default(),
+                    methods: MethodSet::EMPTY,
+                });
+                self.entries.len() - 1
+            }
+        };
+        let entry = &mut self.entries[index];
+        if entry.methods.contains(method) {
+            return Err(RouteError::Duplicate(method, pattern.to_owned()));
+        }
+        entry.handlers[method.index()] = Some(handler);
+        entry.methods = entry.methods.with(method);
+        Ok(self)
+    }
+
     /// Serves `files` below `prefix` (`/` for the whole site). Routes take precedence over mounts
     /// for the methods they handle; the longest matching prefix wins among mounts.
     pub fn mount(&mut self, prefix: &str, files: StaticFiles) -> Result<&mut Self, RouteError> {
@@ -537,15 +639,24 @@ impl Router {
         }
         self.mounts.push(Mount {
             prefix: normalized.into(),
-            files,
+            files: Arc::new(files),
         });
         self.mounts
             .sort_by_key(|mount| std::cmp::Reverse(mount.prefix.len()));
         Ok(self)
     }
 
+    /// Finds what answers `request`: [`lookup`](Self::lookup) on its method and path, except
+    /// that CONNECT is [`Route::NotImplemented`] whatever the path.
+    pub fn route_request<'r>(&'r self, request: &'r Request) -> Route<'r, H> {
+        if request.method() == Method::Connect {
+            return Route::NotImplemented;
+        }
+        self.lookup(request.method(), request.path())
+    }
+
     /// Finds what answers `method` on the still-encoded `path`.
-    pub fn lookup<'r>(&'r self, method: Method, path: &'r str) -> Route<'r> {
+    pub fn lookup<'r>(&'r self, method: Method, path: &'r str) -> Route<'r, H> {
         if path == "*" {
             // RFC 9110 §9.3.7: OPTIONS * asks about the server as a whole.
             return if method == Method::Options {
@@ -563,7 +674,7 @@ impl Router {
             SplitPath::new(path)
         };
         if let Some(split) = split {
-            let mut best: Option<&Entry> = None;
+            let mut best: Option<&Entry<H>> = None;
             for entry in &self.entries {
                 if !entry.pattern.matches(&split) {
                     continue;
@@ -596,50 +707,6 @@ impl Router {
             (false, Method::Options) => Route::Options(allowed),
             (false, _) => Route::MethodNotAllowed(allowed),
         }
-    }
-
-    /// Answers a request: runs the handler or static mount, or produces 204/404/405/501. Static
-    /// content is read whole ([`StaticFiles::serve`]).
-    pub fn handle(&self, request: &Request) -> Response {
-        match self.dispatch(request) {
-            Ok((files, tail)) => files.serve(request, tail),
-            Err(response) => response,
-        }
-    }
-
-    /// Answers a request like [`Router::handle`], except that static content longer than the
-    /// mount's `max_inline_bytes` is left for the server to stream ([`StaticFiles::prepare`]).
-    /// Handler and error responses never have deferred content.
-    pub fn prepare(&self, request: &Request) -> Prepared {
-        match self.dispatch(request) {
-            Ok((files, tail)) => files.prepare(request, tail),
-            Err(response) => response.into(),
-        }
-    }
-
-    /// The static mount and tail that answer `request`, or the complete response of a handler,
-    /// 204, 404, 405 or 501.
-    fn dispatch<'r>(
-        &'r self,
-        request: &'r Request,
-    ) -> Result<(&'r StaticFiles, &'r str), Response> {
-        if request.method() == Method::Connect {
-            // An origin server, not a proxy: tunnelling is not implemented (RFC 9110 §9.3.6).
-            return Err(Response::text(
-                StatusCode::NOT_IMPLEMENTED,
-                "CONNECT is not supported\n",
-            ));
-        }
-        Err(match self.lookup(request.method(), request.path()) {
-            Route::Handler(handler, params) => handler(request, &params),
-            Route::Static(files, tail) => return Ok((files, tail)),
-            Route::Options(allowed) => with_allow(Response::new(StatusCode::NO_CONTENT), allowed),
-            Route::MethodNotAllowed(allowed) => with_allow(
-                Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
-                allowed,
-            ),
-            Route::NotFound => Response::text(StatusCode::NOT_FOUND, "not found\n"),
-        })
     }
 
     /// Every method some resource allows, for `OPTIONS *`.

@@ -1,6 +1,6 @@
 //! Per-request cost of a static-file cache hit in the server crate, on a warm cache owned by a
 //! running `web_server_cache` actor (the real table, found through its slot, as connections find
-//! it). What `Service::respond` and the connection do for a hit, short of the socket:
+//! it). What the pipeline and the connection do for a hit, short of the socket:
 //!
 //! - `table_hit`: `StaticCache::hit` alone (slot read lock, LRU lock, freshness check);
 //! - `request_1k`: parse the request wrk sends, route it, hit, `respond_cached`, record the
@@ -15,10 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use web_server::cache::{self, CacheOptions, StaticCache, StaticLoader};
+use web_server::bench_internals::{
+    cache_child_spec, CacheOptions, StaticCache, StaticLoader, StaticSource,
+};
 use web_server::http::{
-    parse_request, Limits, Method, Prepared, RequestInfo, ResponseEncoder, Route, Router,
-    StaticFiles, StaticOptions,
+    parse_request, Limits, Method, RequestInfo, ResponseEncoder, Route, Router, StaticFiles,
+    StaticOptions,
 };
 use web_server::supervision::{Strategy, SupervisorFlags, SupervisorRef, SupervisorSpec};
 
@@ -61,15 +63,25 @@ fn cache_hit(c: &mut Criterion) {
         revalidate: Duration::from_secs(3600),
         max_negative_entries: 1_024,
     });
-    let loader = StaticLoader::new(router.clone(), 1 << 20);
+    let loader = StaticLoader::new(1 << 20);
 
     let system = actix::System::new();
     let _tree = system.block_on(async {
         let spec = SupervisorSpec::new("bench_sup", SupervisorFlags::new(Strategy::OneForOne))
-            .child(cache::child_spec(handle.clone(), loader));
+            .child(cache_child_spec(handle.clone(), loader));
         let tree = SupervisorRef::start(spec).await.unwrap();
         for key in ["/1k.bin", "/1k.txt"] {
-            assert!(handle.miss(key).await.is_some(), "{key} is cacheable");
+            let Route::Static(files, tail) = router.lookup(Method::Get, key) else {
+                unreachable!("everything is below the static mount");
+            };
+            let source = StaticSource {
+                files: files.clone(),
+                tail_start: key.len() - tail.len(),
+            };
+            assert!(
+                handle.miss(key, source).await.is_some(),
+                "{key} is cacheable"
+            );
         }
         tree
     });
@@ -80,17 +92,17 @@ fn cache_hit(c: &mut Criterion) {
     let mut serve = |raw: &[u8]| -> usize {
         let (request, _) = parse_request(raw, &limits).unwrap().unwrap();
         let info = RequestInfo::of(&request);
-        let prepared: Prepared = match router.lookup(request.method(), request.path()) {
+        let response = match router.lookup(request.method(), request.path()) {
             Route::Static(files, _) => {
                 let entry = handle.hit(request.path()).expect("a warm cache");
                 web_server::metrics::cache_hit();
-                entry.value.respond(files, &request).into()
+                entry.value.answer(files, &request).0
             }
             _ => unreachable!("everything is below the static mount"),
         };
-        let status = prepared.response.status().as_u16();
+        let status = response.status().as_u16();
         head.clear();
-        let encoded = encoder.encode(&prepared.response, &info, &mut head);
+        let encoded = encoder.encode(&response, &info, &mut head);
         let body = encoded.body.as_ref().map_or(0, |b| b.len());
         web_server::metrics::request_done(
             Some(Method::Get),

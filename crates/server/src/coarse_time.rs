@@ -4,7 +4,7 @@
 //! `CLOCK_REALTIME_COARSE` and `CLOCK_MONOTONIC_COARSE` are the time of the last timer tick (a
 //! few milliseconds old at most). The vDSO returns them without reading the CPU's time-stamp
 //! counter, which the precise clocks do; the precise reads cost about 1 % of a small request's
-//! CPU in the 404 profile (docs/performance.md). Two readers need no better:
+//! CPU. Two readers need no better:
 //! - the `Date` header, whose resolution is one second (RFC 9110 §5.6.7);
 //! - the file cache's revalidation period, configured in milliseconds.
 //!

@@ -11,15 +11,14 @@ use std::sync::Arc;
 use actix::{Actor, Addr, Context, Handler, Message};
 use futures_util::FutureExt;
 use tokio::sync::watch;
-use web_server_http::{Method, Params, Request, Response, Router, StaticFiles, StatusCode};
+use web_server_http::{Method, Params, Request, Response, StaticFiles, StatusCode};
 use web_server_supervision::{ChildSpec, ExitReason, NodeSnapshot, StartError, SupervisorRef};
 
-use crate::admin::AdminConfig;
-use crate::config::{Cli, ConfigError, Settings};
-use crate::reload::ConfigSource;
-use crate::server::{Server, ServerConfig};
-use crate::service::{deferred, Answer};
-use crate::tls::TlsConfig;
+use crate::config::{
+    AdminConfig, Cli, ConfigError, ConfigSource, ServerConfig, Settings, TlsConfig,
+};
+use crate::pipeline::{Answer, RouteHandler, Routes};
+use crate::server::Server;
 
 /// A running web_server started by [`WebServerBuilder::start`]: its addresses, its supervision
 /// tree, and a graceful [`shutdown`](WebServer::shutdown).
@@ -128,7 +127,7 @@ impl WebServer {
     pub fn builder(config: ServerConfig) -> WebServerBuilder {
         WebServerBuilder {
             config,
-            router: Router::new(),
+            router: Routes::default(),
             mounts: Vec::new(),
             error: None,
         }
@@ -311,7 +310,7 @@ pub struct WebServerBuilder {
     config: ServerConfig,
     /// Plain, async and actor routes in one table, so precedence, `HEAD`, `OPTIONS` and `405`
     /// treat every kind alike.
-    router: Router,
+    router: Routes,
     /// Static directories below prefixes other than `/`, mounted at start so they get the final
     /// static-file options.
     mounts: Vec<(String, PathBuf)>,
@@ -338,11 +337,16 @@ impl WebServerBuilder {
     /// );
     /// # drop(builder);
     /// ```
-    pub fn route<F>(mut self, method: Method, pattern: &str, handler: F) -> Self
+    pub fn route<F>(self, method: Method, pattern: &str, handler: F) -> Self
     where
         F: Fn(&Request, &Params<'_>) -> Response + Send + Sync + 'static,
     {
-        if let Err(err) = self.router.route(method, pattern, handler) {
+        self.insert(method, pattern, RouteHandler::Plain(Box::new(handler)))
+    }
+
+    /// Registers a route of any kind, keeping the first error for `start`.
+    fn insert(mut self, method: Method, pattern: &str, handler: RouteHandler) -> Self {
+        if let Err(err) = self.router.insert(method, pattern, handler) {
             self.fail(format!("route {method} {pattern}: {err}"));
         }
         self
@@ -373,13 +377,13 @@ impl WebServerBuilder {
         F: Fn(Request, PathParams) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Response> + 'static,
     {
-        self.route(
+        self.insert(
             method,
             pattern,
-            deferred(move |request: &Request, params: &Params<'_>| {
+            RouteHandler::Deferred(Box::new(move |request: &Request, params: &Params<'_>| {
                 let future = handler(request.clone(), PathParams::from(params));
                 Answer::Later(future.boxed_local())
-            }),
+            })),
         )
     }
 
@@ -445,10 +449,10 @@ impl WebServerBuilder {
         R: Fn(M::Result) -> Response + Send + Sync + 'static,
     {
         let to_response = Arc::new(to_response);
-        self.route(
+        self.insert(
             method,
             pattern,
-            deferred(move |request: &Request, params: &Params<'_>| {
+            RouteHandler::Deferred(Box::new(move |request: &Request, params: &Params<'_>| {
                 let message = match to_message(request, params) {
                     Ok(message) => message,
                     Err(rejected) => return Answer::Now(rejected),
@@ -467,7 +471,7 @@ impl WebServerBuilder {
                     }
                     .boxed_local(),
                 )
-            }),
+            })),
         )
     }
 
@@ -537,7 +541,7 @@ impl WebServerBuilder {
     /// said.
     ///
     /// ```
-    /// use web_server::admin::AdminConfig;
+    /// use web_server::config::AdminConfig;
     /// use web_server::{server::ServerConfig, WebServer};
     ///
     /// let builder = WebServer::builder(ServerConfig::default()).admin(Some(AdminConfig {
@@ -557,7 +561,7 @@ impl WebServerBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use web_server::tls::TlsConfig;
+    /// use web_server::config::TlsConfig;
     /// use web_server::{server::ServerConfig, WebServer};
     ///
     /// let builder = WebServer::builder(ServerConfig::default()).tls(Some(TlsConfig {
@@ -613,7 +617,7 @@ impl WebServerBuilder {
                 .mount(&prefix, files)
                 .map_err(|err| StartError::new(format!("static directory at {prefix}: {err}")))?;
         }
-        let server = Server::start(config, router).await?;
+        let server = Server::start_with_routes(config, router).await?;
         Ok(WebServer { server })
     }
 
@@ -625,13 +629,13 @@ impl WebServerBuilder {
 
 /// Siblings need distinct ids: among the application's children and against the built-in ones.
 fn check_child_ids(children: &[ChildSpec]) -> Result<(), StartError> {
-    let mut seen: Vec<&str> = crate::tree::SEED_CHILD_IDS.to_vec();
+    let mut seen: Vec<&str> = crate::sup::SEED_CHILD_IDS.to_vec();
     for spec in children {
         let id = spec.id().as_str();
         if seen.contains(&id) {
             return Err(StartError::new(format!(
                 "child id {id:?} is used twice under {}",
-                crate::tree::ROOT_ID
+                crate::sup::ID
             )));
         }
         seen.push(id);

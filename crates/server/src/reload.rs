@@ -10,34 +10,15 @@
 //! | `cache.{max_bytes,max_entries,revalidate_ms,max_negative_entries}` | `timeouts.shutdown_ms`, `admin.*`, `tls.bind` |
 //! | `log.level`, `log.access_log`; TLS certificates | `log.format` |
 
-use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
 use crate::cache::StaticCache;
-use crate::config::Settings;
-use crate::server::ServerConfig;
-use crate::service::Service;
+use crate::config::{ConfigSource, ServerConfig};
+use crate::pipeline::Pipeline;
 use crate::tcp::gate::ConnectionGate;
 use crate::tls::Tls;
-
-/// Re-reads the configuration (files and environment, as at start). Cloned into the server.
-#[derive(Clone)]
-pub struct ConfigSource(Arc<dyn Fn() -> Result<Settings, String> + Send + Sync>);
-
-impl ConfigSource {
-    /// A source calling `load`.
-    pub fn new(load: impl Fn() -> Result<Settings, String> + Send + Sync + 'static) -> Self {
-        ConfigSource(Arc::new(load))
-    }
-}
-
-impl fmt::Debug for ConfigSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ConfigSource(..)")
-    }
-}
 
 /// What a reload changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -56,7 +37,7 @@ pub struct Reloader {
     /// The configuration in force (the parts that did not apply stay at their old values).
     current: Mutex<ServerConfig>,
     /// Takes new connection options.
-    service: Arc<Service>,
+    pipeline: Arc<Pipeline>,
     /// Takes new cache bounds.
     cache: Arc<StaticCache>,
     /// Takes a new connection limit.
@@ -68,7 +49,7 @@ pub struct Reloader {
 impl Reloader {
     pub(crate) fn new(
         config: ServerConfig,
-        service: Arc<Service>,
+        pipeline: Arc<Pipeline>,
         cache: Arc<StaticCache>,
         gate: Arc<ConnectionGate>,
         tls: Option<Arc<Tls>>,
@@ -76,7 +57,7 @@ impl Reloader {
         Arc::new(Reloader {
             source: config.config_source.clone(),
             current: Mutex::new(config),
-            service,
+            pipeline,
             cache,
             gate,
             tls,
@@ -89,7 +70,7 @@ impl Reloader {
             .source
             .as_ref()
             .ok_or("this server was configured in code: there is no configuration to re-read")?;
-        let settings = (source.0)().inspect_err(|err| {
+        let settings = source.load().inspect_err(|err| {
             tracing::error!(%err, "configuration reload rejected; keeping the old configuration");
         })?;
         let report = self.apply(ServerConfig::from_settings(&settings))?;
@@ -161,7 +142,7 @@ impl Reloader {
             ),
         ];
         if live.iter().any(|(_, changed)| *changed) {
-            self.service.set_options(new.connection.clone());
+            self.pipeline.set_options(new.connection.clone());
             report
                 .applied
                 .extend(live.iter().filter(|(_, c)| *c).map(|(key, _)| *key));

@@ -6,9 +6,8 @@ use std::future::Future;
 
 use web_server_http::Router;
 
-use crate::config::{Cli, Settings};
-use crate::reload::ConfigSource;
-use crate::server::{Server, ServerConfig};
+use crate::config::{Cli, ConfigSource, ServerConfig, Settings};
+use crate::server::Server;
 
 /// Why a server stopped other than by the shutdown signal.
 #[derive(Debug)]

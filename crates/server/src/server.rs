@@ -1,157 +1,29 @@
-//! Starting and stopping a whole server: worker Arbiters, bound sockets, the tree.
+//! Starting and stopping a whole server: worker Arbiters, bound sockets, the tree, the admin
+//! endpoint. A composition root: it builds every part and hands each what it needs.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::Arbiter;
-use web_server_http::{Limits, Router, StaticFiles, StaticOptions};
+use web_server_http::{Router, StaticFiles};
 use web_server_supervision::{ExitReason, StartError, SupervisorRef};
 
-use crate::admin::{self, AdminConfig, AdminEndpoint};
-use crate::cache::{CacheOptions, CacheStats, StaticCache, StaticLoader};
-use crate::config::Settings;
-use crate::reload::{ConfigSource, ReloadReport, Reloader};
-use crate::service::{ConnectionOptions, Service};
+use crate::admin::{self, AdminEndpoint};
+use crate::cache::{StaticCache, StaticLoader};
+use crate::pipeline::{self, Pipeline, Routes};
+use crate::reload::Reloader;
+use crate::sup;
 use crate::tcp::acceptor_sup::Partitions;
 use crate::tcp::bind;
 use crate::tcp::gate::ConnectionGate;
 use crate::tcp::listener::ListenerShared;
-use crate::tls::{Tls, TlsConfig};
-use crate::tree;
+use crate::tls::Tls;
 
-/// What a server needs to start; built from the configuration (or in code when embedding).
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// Addresses to listen on (`server.bind`).
-    pub bind: Vec<SocketAddr>,
-    /// Worker Arbiters (`server.workers`; 0 = one per core).
-    pub workers: usize,
-    /// Listen backlog (`server.backlog`).
-    pub backlog: u32,
-    /// Live connections at most (`server.max_connections`).
-    pub max_connections: usize,
-    /// Static files served at `/` (`server.docroot`), if any.
-    pub docroot: Option<PathBuf>,
-    /// Static-file rules (compression, index file…).
-    pub static_options: StaticOptions,
-    /// Limits and timeouts for every connection.
-    pub connection: ConnectionOptions,
-    /// How long connections get to finish when the tree stops (`timeouts.shutdown_ms`).
-    pub shutdown_timeout: Duration,
-    /// The static-file cache (`cache.*`); `max_bytes = 0` disables it (the actor still runs).
-    pub cache: CacheOptions,
-    /// The admin endpoint (`admin.*`); `None` runs none.
-    pub admin: Option<AdminConfig>,
-    /// The effective configuration with secrets redacted, shown by `GET /admin/config`.
-    pub config_text: String,
-    /// The log settings in force, for reloads to compare against (`None` when the embedding
-    /// application manages logging).
-    pub log: Option<crate::config::LogSettings>,
-    /// Where a reload (SIGHUP, `POST /admin/reload`) re-reads the configuration.
-    pub config_source: Option<ConfigSource>,
-    /// The HTTPS listener (`tls.*`); `None` serves plain HTTP only.
-    pub tls: Option<TlsConfig>,
-    /// An embedding application's own children (workers or subtrees), started under
-    /// `web_server_sup` before its built-in children (see [`crate::WebServerBuilder::child`]);
-    /// none from a configuration file.
-    pub children: Vec<web_server_supervision::ChildSpec>,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            bind: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
-            workers: 0,
-            backlog: 1024,
-            max_connections: 10_000,
-            docroot: None,
-            static_options: StaticOptions::default(),
-            connection: ConnectionOptions::default(),
-            shutdown_timeout: Duration::from_secs(10),
-            cache: CacheOptions {
-                max_bytes: 64 * 1024 * 1024,
-                max_entries: 10_000,
-                revalidate: Duration::from_secs(1),
-                max_negative_entries: 1_024,
-            },
-            admin: None,
-            config_text: String::new(),
-            log: None,
-            config_source: None,
-            tls: None,
-            children: Vec::new(),
-        }
-    }
-}
-
-impl ServerConfig {
-    /// The server part of a loaded configuration.
-    pub fn from_settings(settings: &Settings) -> ServerConfig {
-        let limits = Limits {
-            max_request_line: settings.limits.max_request_line,
-            max_header_bytes: settings.limits.max_header_bytes,
-            max_headers: settings.limits.max_headers,
-            max_body_bytes: settings.limits.max_body_bytes,
-            ..Limits::default()
-        };
-        ServerConfig {
-            bind: settings.server.bind.clone(),
-            workers: settings.server.workers,
-            backlog: settings.server.backlog,
-            max_connections: settings.server.max_connections,
-            docroot: Some(settings.server.docroot.clone()),
-            static_options: StaticOptions {
-                gzip: settings.compression.gzip,
-                gzip_min_bytes: settings.compression.min_bytes,
-                gzip_level: settings.compression.level,
-                // Up to the cache's per-file limit a file is answered from memory; above it,
-                // streamed from disk.
-                max_inline_bytes: settings.cache.max_file_bytes,
-                ..StaticOptions::default()
-            },
-            connection: ConnectionOptions {
-                limits,
-                header_timeout: settings.timeouts.header(),
-                body_timeout: settings.timeouts.body(),
-                keepalive_timeout: settings.timeouts.keepalive(),
-                send_timeout: settings.timeouts.send(),
-                max_keepalive_requests: settings.limits.max_keepalive_requests,
-                server_header: Some("web_server".to_owned()),
-            },
-            shutdown_timeout: settings.timeouts.shutdown(),
-            cache: CacheOptions {
-                max_bytes: settings.cache.max_bytes,
-                max_entries: settings.cache.max_entries,
-                revalidate: settings.cache.revalidate(),
-                max_negative_entries: settings.cache.max_negative_entries,
-            },
-            admin: settings.admin.bind.map(|bind| AdminConfig {
-                bind,
-                token: settings.admin.token.clone(),
-                allow_kill: settings.admin.allow_kill,
-            }),
-            log: Some(settings.log.clone()),
-            config_source: None,
-            tls: match (&settings.tls.cert, &settings.tls.key) {
-                (Some(cert), Some(key)) if settings.tls.enabled() => Some(TlsConfig {
-                    bind: settings.tls.bind.clone(),
-                    cert: cert.clone(),
-                    key: key.clone(),
-                    handshake_timeout: settings.tls.handshake_timeout(),
-                    redirect_http: settings.tls.redirect_http,
-                }),
-                _ => None,
-            },
-            config_text: settings
-                .to_redacted_toml()
-                .unwrap_or_else(|err| format!("# cannot render the configuration: {err}\n")),
-            children: Vec::new(),
-        }
-    }
-}
+pub use crate::cache::{CacheOptions, CacheStats};
+pub use crate::config::ServerConfig;
+pub use crate::pipeline::ConnectionOptions;
+pub use crate::reload::ReloadReport;
 
 /// A running server.
 pub struct Server {
@@ -173,8 +45,17 @@ pub struct Server {
 
 impl Server {
     /// Binds every address, starts the worker Arbiters and the tree, and returns once the
-    /// server accepts connections. Must run inside an actix `System`.
-    pub async fn start(config: ServerConfig, mut router: Router) -> Result<Server, StartError> {
+    /// server accepts connections, answering with `router`'s plain handlers and mounts (and
+    /// the docroot, when configured). Must run inside an actix `System`.
+    pub async fn start(config: ServerConfig, router: Router) -> Result<Server, StartError> {
+        Server::start_with_routes(config, pipeline::plain_routes(router)).await
+    }
+
+    /// [`start`](Self::start) with routes of every kind (see [`crate::WebServerBuilder`]).
+    pub(crate) async fn start_with_routes(
+        config: ServerConfig,
+        mut router: Routes,
+    ) -> Result<Server, StartError> {
         if let Some(docroot) = &config.docroot {
             let files =
                 StaticFiles::new(docroot, config.static_options.clone()).map_err(|err| {
@@ -210,31 +91,30 @@ impl Server {
             partitions.clone(),
             ConnectionGate::new(config.max_connections),
         );
-        let router = Arc::new(router);
         let cache = StaticCache::new(config.cache);
-        let loader = StaticLoader::new(router.clone(), config.static_options.max_inline_bytes);
+        let loader = StaticLoader::new(config.static_options.max_inline_bytes);
         let enabled = config.cache.max_bytes > 0 && config.cache.max_entries > 0;
-        let service = Service::with_cache(
+        let pipeline = Pipeline::new(
             router,
-            config.connection.clone(),
             enabled.then(|| cache.clone()),
+            config.connection.clone(),
         );
         let reloader = Reloader::new(
             config.clone(),
-            service.clone(),
+            pipeline.clone(),
             cache.clone(),
             shared.gate.clone(),
             terminator,
         );
-        let spec = tree::web_server_sup(
-            &shared,
-            &service,
-            &partitions,
-            config.shutdown_timeout,
-            &cache,
-            &loader,
-            &config.children,
-        );
+        let spec = sup::spec(sup::Parts {
+            listener: &shared,
+            pipeline: &pipeline,
+            partitions: &partitions,
+            shutdown: config.shutdown_timeout,
+            cache: &cache,
+            loader: &loader,
+            embedded: &config.children,
+        });
         let root = match SupervisorRef::start(spec).await {
             Ok(root) => root,
             Err(err) => {
@@ -310,7 +190,7 @@ impl Server {
     }
 
     /// The reloader, to trigger reloads from elsewhere (a signal handler).
-    pub fn reloader(&self) -> Arc<Reloader> {
+    pub(crate) fn reloader(&self) -> Arc<Reloader> {
         self.reloader.clone()
     }
 

@@ -1,8 +1,8 @@
 //! Zero-copy bodies for large cached files.
 //!
 //! Writing a cached 1 MiB body with `writev` makes the kernel copy it from our heap into socket
-//! buffers: half of the server's CPU in the `ka1m` benchmark (docs/performance.md). nginx
-//! avoids that copy with `sendfile`, which hands the file's page-cache pages to TCP. So do we:
+//! buffers, which is about half the CPU such a request costs. nginx avoids that copy with
+//! `sendfile`, which hands the file's page-cache pages to TCP. So do we:
 //! when the cache loads a file of at least [`MIN_BYTES`], it keeps the file open beside the
 //! bytes it read, and a plain-TCP connection sends a whole-file or single-range answer from that
 //! descriptor.
@@ -15,8 +15,8 @@
 //! difference sends the in-memory copy instead. (A rewrite racing with the send itself, after the
 //! check, is the one window left; nginx does not check at all.)
 //!
-//! A sealed in-memory copy (memfd) was tried first: it removes the copy as well, but shmem pages
-//! are 4 KiB each, and walking them cost 60 % more CPU per MiB than nginx's sendfile from ext4's
+//! Why not a sealed in-memory copy (memfd), which removes the copy as well: shmem pages are
+//! 4 KiB each, and walking them costs more CPU per MiB than `sendfile` from a file system's
 //! large folios.
 //!
 //! The heap copy stays: ranges of several parts, gzip and TLS connections are answered from it.
@@ -28,6 +28,7 @@ use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use web_server_http::static_files::plan::FileFacts;
 
@@ -96,8 +97,54 @@ impl Drop for FileBody {
     }
 }
 
+/// A response body the kernel can send from an open file: the file, and where in it the body
+/// starts. The cache hands one out with an answer whose body is (a slice of) a kept file's
+/// content; the connection sends the body from it when nothing stands between it and the
+/// socket, and from memory otherwise.
+#[derive(Debug, Clone)]
+pub struct FileRange {
+    /// The open file (shared with the cache entry, which keeps it open).
+    file: Arc<FileBody>,
+    /// Where the body starts in the file.
+    offset: u64,
+    /// The body's length.
+    len: u64,
+}
+
+impl FileRange {
+    /// The `len` bytes of `file` from `offset`.
+    pub fn new(file: Arc<FileBody>, offset: u64, len: u64) -> Self {
+        FileRange { file, offset, len }
+    }
+
+    /// Whether the file still holds the version the body was read from (one `statx`).
+    pub fn unchanged(&self) -> bool {
+        self.file.unchanged()
+    }
+
+    /// The descriptor to send from.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.file.fd()
+    }
+
+    /// Where the body starts in the file.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The body's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the body is empty (never sent from the file).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// Files kept open now (for tests and operators).
-pub fn open_bodies() -> usize {
+pub(crate) fn open_bodies() -> usize {
     OPEN.load(Ordering::Acquire)
 }
 

@@ -15,6 +15,9 @@
 //!
 //! With `admin.token` set, every route but the probes (`/health`, `/ready`) needs
 //! `Authorization: Bearer <token>`.
+//!
+//! The routes are the pipeline's deferred routes, so the admin endpoint's requests take the
+//! same path as the site's: one lookup, and 404, 405 with `Allow` and OPTIONS from the router.
 
 mod auth;
 mod tree;
@@ -25,28 +28,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Arbiter;
-use futures_util::future::{self, FutureExt, LocalBoxFuture};
-use web_server_http::{Method, Request, Response, Router, StatusCode};
+use futures_util::future::FutureExt;
+use web_server_http::{Method, Params, Request, Response, RouteError, StatusCode};
 use web_server_supervision::{ChildError, StartError, SupervisorRef};
 
+use crate::config::AdminConfig;
+use crate::metrics;
+use crate::pipeline::{Answer, ConnectionOptions, Pipeline, RouteHandler, Routes};
 use crate::reload::Reloader;
-use crate::service::{ConnectionOptions, Intercept, Service};
 use crate::tcp::acceptor_sup::Partitions;
 use crate::tcp::bind;
 use crate::tcp::gate::ConnectionGate;
 use crate::tcp::listener::ListenerShared;
-use crate::tcp::{self, ADMIN};
+use crate::tcp::{listener_sup, EndpointIds};
 
-/// Where and how the admin endpoint runs (`admin.*`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdminConfig {
-    /// Its own listening address, loopback by default.
-    pub bind: SocketAddr,
-    /// When set, every route but `/health` requires it as a bearer token.
-    pub token: Option<String>,
-    /// Whether `POST /admin/actors/{id}/kill` may kill (chaos drills; off in prod).
-    pub allow_kill: bool,
-}
+/// The admin endpoint's supervision ids: a tree of its own beside the seed's.
+pub(crate) const IDS: EndpointIds = EndpointIds {
+    listener_sup: "web_server_admin_sup",
+    acceptor_sup: "web_server_admin_acceptor_sup",
+    acceptor: "web_server_admin_acceptor",
+    listener: "web_server_admin_listener",
+};
 
 /// Admin connections at most: the endpoint is for operators and scrapers, not crowds.
 const ADMIN_MAX_CONNECTIONS: usize = 256;
@@ -65,8 +67,6 @@ pub(crate) struct AdminState {
     pub(crate) config_text: String,
     /// Applies `POST /admin/reload`.
     pub(crate) reloader: Arc<Reloader>,
-    /// Matches `/admin/actors/:id/kill` and decodes the id (ids contain `/` and `#`).
-    kill_route: Router,
 }
 
 /// A running admin endpoint.
@@ -97,12 +97,8 @@ pub(crate) async fn start(
         Partitions::new(1),
         ConnectionGate::new(ADMIN_MAX_CONNECTIONS),
     );
-    let mut kill_route = Router::new();
-    kill_route
-        .post("/admin/actors/:id/kill", |_, _| {
-            Response::new(StatusCode::NO_CONTENT)
-        })
-        .map_err(|err| StartError::new(format!("admin kill route: {err}")))?;
+    // Its connections count in the active-connections gauge like any listener's.
+    metrics::watch_connections(shared.gate.clone());
     let state = Arc::new(AdminState {
         root,
         public,
@@ -110,15 +106,15 @@ pub(crate) async fn start(
         allow_kill: config.allow_kill,
         config_text,
         reloader,
-        kill_route,
     });
+    let routes = routes(&state).map_err(|err| StartError::new(format!("admin routes: {err}")))?;
     // Scrapes and tree pages are small; a generous keep-alive suits a refreshing page.
     options.keepalive_timeout = options.keepalive_timeout.max(Duration::from_secs(30));
-    let service = Service::with_intercept(Router::new(), options, intercept(state));
-    let spec = tcp::listener_sup(
-        ADMIN,
+    let pipeline = Pipeline::new(routes, None, options);
+    let spec = listener_sup::spec(
+        IDS,
         &shared,
-        &service,
+        &pipeline,
         &shared.partitions,
         Duration::from_secs(1),
     );
@@ -135,124 +131,132 @@ pub(crate) async fn start(
     })
 }
 
-/// The admin routes, as a service interceptor.
-fn intercept(state: Arc<AdminState>) -> Intercept {
-    Arc::new(move |request: &Request| route(&state, request))
+/// What an admin route answers, from the state, the request and its path parameters.
+type AdminAnswer = fn(&Arc<AdminState>, &Request, &Params<'_>) -> Answer;
+
+/// The admin routes. GET routes answer HEAD too; the router answers other methods 405.
+fn routes(state: &Arc<AdminState>) -> Result<Routes, RouteError> {
+    let mut routes = Routes::default();
+    // The probes are open without the token: orchestrators' HTTP probes cannot send a secret
+    // header, and each answer is a single bit.
+    routes
+        .insert(Method::Get, "/health", open(state, health))?
+        .insert(Method::Get, "/ready", open(state, ready))?
+        .insert(Method::Get, "/metrics", guarded(state, false, metrics_text))?
+        .insert(Method::Get, "/admin/tree", guarded(state, false, tree_json))?
+        .insert(
+            Method::Get,
+            "/admin/tree.html",
+            guarded(state, true, tree_page),
+        )?
+        .insert(
+            Method::Get,
+            "/admin/config",
+            guarded(state, false, config_text),
+        )?
+        .insert(Method::Post, "/admin/reload", guarded(state, false, reload))?
+        .insert(
+            Method::Post,
+            "/admin/actors/:id/kill",
+            guarded(state, false, kill),
+        )?;
+    Ok(routes)
 }
 
-fn route(state: &Arc<AdminState>, request: &Request) -> Option<LocalBoxFuture<'static, Response>> {
-    let path = request.path();
-    let method = request.method();
-    let kill_id = kill_target(state, request);
-    let known = kill_id.is_some()
-        || matches!(
-            path,
-            "/health"
-                | "/ready"
-                | "/metrics"
-                | "/admin/tree"
-                | "/admin/tree.html"
-                | "/admin/config"
-                | "/admin/reload"
-        );
-    if !known {
-        return None;
-    }
-    let answer = |response: Response| Some(future::ready(response).boxed_local());
-    if path == "/health" {
-        return answer(get_only(method).unwrap_or_else(|| text(StatusCode::OK, "ok\n")));
-    }
-    if path == "/ready" {
-        // Like `/health`, open without the token: orchestrators' HTTP probes cannot send a
-        // secret header, and the answer is a single bit.
-        return answer(get_only(method).unwrap_or_else(|| {
-            let ready = state.public.accepting.load(Ordering::Acquire) && state.root.is_running();
-            if ready {
-                text(StatusCode::OK, "ready\n")
-            } else {
-                text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
-            }
-        }));
-    }
-    if let Some(token) = &state.token {
-        if !auth::authorized(request, token) {
-            return answer(unauthorized(path == "/admin/tree.html"));
-        }
-    }
-    if let Some(id) = kill_id {
-        if method != Method::Post {
-            return answer(not_allowed("POST"));
-        }
-        if !state.allow_kill {
-            return answer(text(
-                StatusCode::FORBIDDEN,
-                "killing is disabled (admin.allow_kill = false)\n",
-            ));
-        }
-        let root = state.root.clone();
-        return Some(async move { kill(root, id).await }.boxed_local());
-    }
-    if path == "/admin/reload" {
-        if method != Method::Post {
-            return answer(not_allowed("POST"));
-        }
-        return answer(match state.reloader.reload() {
-            Ok(report) => typed(
-                StatusCode::OK,
-                "application/json",
-                serde_json::to_string(&report).unwrap_or_default() + "\n",
-            ),
-            Err(err) => typed(
-                StatusCode::UNPROCESSABLE_CONTENT,
-                "application/json",
-                serde_json::json!({ "error": err }).to_string() + "\n",
-            ),
-        });
-    }
-    if let Some(refused) = get_only(method) {
-        return answer(refused);
-    }
-    match path {
-        "/metrics" => answer(typed(
-            StatusCode::OK,
-            "text/plain; version=0.0.4; charset=utf-8",
-            crate::metrics::render(),
-        )),
-        "/admin/config" => answer(typed(
-            StatusCode::OK,
-            "text/plain; charset=utf-8",
-            state.config_text.clone(),
-        )),
-        "/admin/tree.html" => answer(typed(
-            StatusCode::OK,
-            "text/html; charset=utf-8",
-            tree::page(state.allow_kill),
-        )),
-        _ => {
-            let all = request
-                .query()
-                .is_some_and(|q| q.split('&').any(|pair| pair == "connections=all"));
-            let state = state.clone();
-            Some(async move { tree::json(&state, all).await }.boxed_local())
-        }
-    }
+/// A route anyone may call.
+fn open(state: &Arc<AdminState>, answer: AdminAnswer) -> RouteHandler {
+    let state = state.clone();
+    RouteHandler::Deferred(Box::new(move |request, params| {
+        answer(&state, request, params)
+    }))
 }
 
-/// The decoded id of `/admin/actors/{id}/kill` (ids contain `/` and `#`, sent encoded).
-fn kill_target(state: &AdminState, request: &Request) -> Option<String> {
-    if !request.path().starts_with("/admin/actors/") {
-        return None;
-    }
-    // Looked up as POST whatever the method, so other methods get 405 rather than 404.
-    match state.kill_route.lookup(Method::Post, request.path()) {
-        web_server_http::Route::Handler(_, params) => {
-            params.decoded("id").map(std::borrow::Cow::into_owned)
-        }
-        _ => None,
-    }
+/// A route that needs the token, when one is set; `page` routes answer a missing token with
+/// the sign-in page.
+fn guarded(state: &Arc<AdminState>, page: bool, answer: AdminAnswer) -> RouteHandler {
+    let state = state.clone();
+    RouteHandler::Deferred(Box::new(move |request, params| match &state.token {
+        Some(token) if !auth::authorized(request, token) => Answer::Now(unauthorized(page)),
+        _ => answer(&state, request, params),
+    }))
 }
 
-async fn kill(root: SupervisorRef, id: String) -> Response {
+fn health(_: &Arc<AdminState>, _: &Request, _: &Params<'_>) -> Answer {
+    Answer::Now(text(StatusCode::OK, "ok\n"))
+}
+
+fn ready(state: &Arc<AdminState>, _: &Request, _: &Params<'_>) -> Answer {
+    let ready = state.public.accepting.load(Ordering::Acquire) && state.root.is_running();
+    Answer::Now(if ready {
+        text(StatusCode::OK, "ready\n")
+    } else {
+        text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    })
+}
+
+fn metrics_text(_: &Arc<AdminState>, _: &Request, _: &Params<'_>) -> Answer {
+    Answer::Now(typed(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        metrics::render(),
+    ))
+}
+
+fn tree_json(state: &Arc<AdminState>, request: &Request, _: &Params<'_>) -> Answer {
+    let all = request
+        .query()
+        .is_some_and(|q| q.split('&').any(|pair| pair == "connections=all"));
+    let state = state.clone();
+    Answer::Later(async move { tree::json(&state, all).await }.boxed_local())
+}
+
+fn tree_page(state: &Arc<AdminState>, _: &Request, _: &Params<'_>) -> Answer {
+    Answer::Now(typed(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        tree::page(state.allow_kill),
+    ))
+}
+
+fn config_text(state: &Arc<AdminState>, _: &Request, _: &Params<'_>) -> Answer {
+    Answer::Now(typed(
+        StatusCode::OK,
+        "text/plain; charset=utf-8",
+        state.config_text.clone(),
+    ))
+}
+
+fn reload(state: &Arc<AdminState>, _: &Request, _: &Params<'_>) -> Answer {
+    Answer::Now(match state.reloader.reload() {
+        Ok(report) => typed(
+            StatusCode::OK,
+            "application/json",
+            serde_json::to_string(&report).unwrap_or_default() + "\n",
+        ),
+        Err(err) => typed(
+            StatusCode::UNPROCESSABLE_CONTENT,
+            "application/json",
+            serde_json::json!({ "error": err }).to_string() + "\n",
+        ),
+    })
+}
+
+/// `POST /admin/actors/{id}/kill`: ids contain `/` and `#`, sent percent-encoded.
+fn kill(state: &Arc<AdminState>, _: &Request, params: &Params<'_>) -> Answer {
+    if !state.allow_kill {
+        return Answer::Now(text(
+            StatusCode::FORBIDDEN,
+            "killing is disabled (admin.allow_kill = false)\n",
+        ));
+    }
+    let Some(id) = params.decoded("id").map(std::borrow::Cow::into_owned) else {
+        return Answer::Now(text(StatusCode::NOT_FOUND, "no such actor\n"));
+    };
+    let root = state.root.clone();
+    Answer::Later(async move { kill_child(root, id).await }.boxed_local())
+}
+
+async fn kill_child(root: SupervisorRef, id: String) -> Response {
     match root.kill_child(&id).await {
         Ok(()) => typed(
             StatusCode::OK,
@@ -266,20 +270,6 @@ async fn kill(root: SupervisorRef, id: String) -> Response {
         ),
         Err(err) => text(StatusCode::SERVICE_UNAVAILABLE, &format!("{err}\n")),
     }
-}
-
-/// `None` for GET and HEAD; a 405 otherwise.
-fn get_only(method: Method) -> Option<Response> {
-    match method {
-        Method::Get | Method::Head => None,
-        _ => Some(not_allowed("GET, HEAD")),
-    }
-}
-
-fn not_allowed(allow: &str) -> Response {
-    text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
-        .with_header("Allow", allow.to_owned())
-        .expect("a valid Allow value")
 }
 
 fn unauthorized(page: bool) -> Response {

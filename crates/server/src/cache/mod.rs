@@ -1,4 +1,5 @@
-//! `web_server_cache` under `web_server_cache_sup`: an in-memory LRU cache of static files.
+//! `web_server_cache`: an in-memory LRU cache of static files, under `web_server_cache_sup`
+//! ([`sup`]).
 //!
 //! Ownership follows ETS: the cache actor owns the table (it loads entries, evicts, invalidates
 //! and sweeps), but a hit on the request path reads the table directly through a
@@ -6,7 +7,19 @@
 //! slot is emptied, and the restarted actor publishes a fresh, empty table, so readers never see
 //! a stale or half-built one. Misses go to the actor, which loads each file once however many
 //! requests want it at the same moment.
+//!
+//! A miss carries what the request was routed to ([`Loader::Source`]: for static files, the
+//! mount and the path below it), so the owner loads without looking the route up again, and
+//! each entry remembers where it came from for revalidation.
+//!
+//! # Layout
+//!
+//! - `sup`: `web_server_cache_sup` and the cache's child spec.
+//! - `table`: the LRU table bounded by entries and bytes, and the slot readers find it through.
+//! - `files`: what the static-file cache holds ([`StaticEntry`]) and how it loads it.
 
+mod files;
+pub mod sup;
 pub mod table;
 
 use std::collections::HashMap;
@@ -18,28 +31,23 @@ use std::time::Duration;
 use actix::fut::{wrap_future, ActorFutureExt};
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, ResponseFuture};
 use tokio::sync::oneshot;
-use web_server_supervision::{ChildSpec, Strategy, SupervisorFlags, SupervisorSpec};
 
-pub use table::{OwnedTable, Table, TableSlot, Weighed};
+pub use files::{StaticCache, StaticLoader, StaticSource};
+pub use table::{OwnedTable, TableSlot, Weighed};
 
-use web_server_http::static_files::resolve::Rejection;
-use web_server_http::static_files::{CachedFile, NotCacheable};
-use web_server_http::{Request, Response, StaticFiles};
-
-use crate::zero_copy::FileBody;
-
-/// The supervision id of the cache supervisor.
-pub const CACHE_SUP_ID: &str = "web_server_cache_sup";
 /// The supervision id of the cache.
-pub const CACHE_ID: &str = "web_server_cache";
+pub const ID: &str = "web_server_cache";
 
 /// Loads and checks entries; runs on the blocking pool, never on an event loop.
 pub trait Loader: Send + Sync + 'static {
     /// What the table holds.
     type Entry: Weighed + Send + Sync + 'static;
-    /// The entry for `key`, or `None` when that key must not be cached (too large, not a
-    /// regular file, a redirect …): the request is then answered without the cache.
-    fn load(&self, key: &str) -> Option<Self::Entry>;
+    /// Where a missed key's content is to be found, as the request's route said.
+    type Source: Send + 'static;
+    /// The entry for `key` from `source`, or `None` when that key must not be cached (too
+    /// large, not a regular file, a redirect …): the request is then answered without the
+    /// cache.
+    fn load(&self, key: &str, source: &Self::Source) -> Option<Self::Entry>;
     /// Whether `entry`, cached under `key`, still matches what is on disk (size, modification
     /// time, inode).
     fn unchanged(&self, key: &str, entry: &Self::Entry) -> bool;
@@ -64,6 +72,9 @@ pub struct CacheStats {
     pub negative_entries: usize,
     /// The keys of the files held, most recently used first.
     pub keys: Vec<String>,
+    /// Cached files kept open for `sendfile`, across every cache of the process (each holds a
+    /// descriptor, and at most a fixed number are kept).
+    pub open_files: usize,
 }
 
 /// The cache's bounds and revalidation period (`cache.*`).
@@ -194,15 +205,17 @@ impl<L: Loader> CacheHandle<L> {
                 .filter(|(_, entry)| !entry.negative())
                 .map(|(key, _)| key.into())
                 .collect(),
+            open_files: crate::zero_copy::open_bodies(),
         }
     }
 
-    /// Asks the owner to load (or revalidate) `key`; `None` when it cannot be cached or the
-    /// owner is not running.
-    pub async fn miss(&self, key: &str) -> Option<Arc<Fresh<L::Entry>>> {
+    /// Asks the owner to load (or revalidate) `key` from `source`; `None` when it cannot be
+    /// cached or the owner is not running.
+    pub async fn miss(&self, key: &str, source: L::Source) -> Option<Arc<Fresh<L::Entry>>> {
         let owner = self.owner.lock().ok()?.clone()?;
         let load = Load {
             key: key.into(),
+            source,
             loader: PhantomData,
         };
         owner.send(load).await.ok().flatten()
@@ -213,6 +226,8 @@ impl<L: Loader> CacheHandle<L> {
 struct Load<L: Loader> {
     /// The request path.
     key: Box<str>,
+    /// Where its content is.
+    source: L::Source,
     /// Ties the answer's type to the loader.
     loader: PhantomData<fn() -> L>,
 }
@@ -239,7 +254,7 @@ pub struct Cache<L: Loader> {
 }
 
 impl<L: Loader> Cache<L> {
-    fn new(handle: Arc<CacheHandle<L>>, loader: Arc<L>) -> Self {
+    pub(crate) fn new(handle: Arc<CacheHandle<L>>, loader: Arc<L>) -> Self {
         let options = handle.options();
         let table = handle.slot.publish(
             options.max_entries,
@@ -339,7 +354,7 @@ impl<L: Loader> Handler<Load<L>> for Cache<L> {
         self.pending.insert(msg.key.clone(), vec![tx]);
         let loader = self.loader.clone();
         let stale = self.table.table.peek(&msg.key);
-        let key = msg.key;
+        let Load { key, source, .. } = msg;
         let loading = tokio::task::spawn_blocking({
             let key = key.clone();
             move || match stale {
@@ -349,7 +364,9 @@ impl<L: Loader> Handler<Load<L>> for Cache<L> {
                     (Some(entry), false)
                 }
                 _ => (
-                    loader.load(&key).map(|value| Arc::new(Fresh::new(value))),
+                    loader
+                        .load(&key, &source)
+                        .map(|value| Arc::new(Fresh::new(value))),
                     true,
                 ),
             }
@@ -392,144 +409,3 @@ impl<L: Loader> Handler<Load<L>> for Cache<L> {
         answer
     }
 }
-
-/// `web_server_cache_sup` with its one child. Its intensity is generous: a cache restart costs
-/// only warm-up, and connections keep serving (from disk) meanwhile.
-pub fn child_spec<L: Loader>(handle: Arc<CacheHandle<L>>, loader: Arc<L>) -> ChildSpec {
-    SupervisorSpec::new(
-        CACHE_SUP_ID,
-        SupervisorFlags::new(Strategy::OneForOne).intensity(5, Duration::from_secs(10)),
-    )
-    .child(ChildSpec::worker(CACHE_ID, move |ctx| {
-        Ok(ctx.start(Cache::new(handle.clone(), loader.clone())).into())
-    }))
-    .into_child_spec()
-}
-
-/// The cache of a server's static mounts: entries are files, keyed by request path.
-pub struct StaticLoader {
-    /// Finds the mount (and the path below it) for a key.
-    router: Arc<web_server_http::Router>,
-    /// Larger files are streamed, never cached (`cache.max_file_bytes`).
-    max_file_bytes: u64,
-}
-
-impl StaticLoader {
-    /// A loader for the static mounts of `router`.
-    pub fn new(router: Arc<web_server_http::Router>, max_file_bytes: u64) -> Arc<Self> {
-        Arc::new(StaticLoader {
-            router,
-            max_file_bytes,
-        })
-    }
-}
-
-/// What the static cache holds for a request path.
-// Every entry lives in its own `Arc`, allocated once per load: a small `Refused` wastes a few
-// hundred bytes per remembered 404 (at most `cache.max_negative_entries` of them), where boxing
-// the file would cost every hit an indirection.
-#[allow(clippy::large_enum_variant)]
-pub enum StaticEntry {
-    /// The file (or directory index) in memory.
-    File {
-        /// Content, validators and variants.
-        file: CachedFile,
-        /// The file kept open for `sendfile`, when it is large (see [`crate::zero_copy`]).
-        sendable: Option<FileBody>,
-    },
-    /// A negative entry: the path is refused (missing, hidden, outside the root …), so requests
-    /// for it are answered without touching the file system until it changes, as nginx's
-    /// `open_file_cache_errors` does.
-    Refused(Rejection),
-}
-
-impl StaticEntry {
-    /// Answers `request` from the entry, as `files` would from disk.
-    pub fn respond(&self, files: &StaticFiles, request: &Request) -> Response {
-        match self {
-            StaticEntry::File { file, .. } => files.respond_cached(file, request),
-            StaticEntry::Refused(rejection) => files.respond_refused(*rejection, request),
-        }
-    }
-
-    /// Whether answers from this entry may be sent from its open file: a cheap first test, with
-    /// no system call, before [`sendfile_source`](Self::sendfile_source).
-    pub fn may_sendfile(&self) -> bool {
-        matches!(
-            self,
-            StaticEntry::File {
-                sendable: Some(_),
-                ..
-            }
-        )
-    }
-
-    /// Where the kernel can send `body` from without copying it: the open file and the offset
-    /// of `body` in it, when `body` is (a slice of) this entry's identity content, as a 200 or a
-    /// single range answered from the entry is, and the file is still the version read.
-    /// Blocking only for a `statx`.
-    pub fn sendfile_source(&self, body: &[u8]) -> Option<(&FileBody, u64)> {
-        let StaticEntry::File {
-            file,
-            sendable: Some(sendable),
-        } = self
-        else {
-            return None;
-        };
-        let whole = file.body().as_ref();
-        let start = (body.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
-        let inside = start + body.len() <= whole.len();
-        (inside && sendable.unchanged()).then_some((sendable, start as u64))
-    }
-}
-
-impl Weighed for StaticEntry {
-    fn weight(&self) -> u64 {
-        match self {
-            // The open file's pages are the kernel's page cache, not this process's memory.
-            StaticEntry::File { file, .. } => file.memory_bytes(),
-            StaticEntry::Refused(_) => 0,
-        }
-    }
-
-    fn negative(&self) -> bool {
-        matches!(self, StaticEntry::Refused(_))
-    }
-}
-
-impl Loader for StaticLoader {
-    type Entry = StaticEntry;
-
-    fn load(&self, key: &str) -> Option<Self::Entry> {
-        match self.router.lookup(web_server_http::Method::Get, key) {
-            web_server_http::Route::Static(files, tail) => {
-                match files.load(tail, self.max_file_bytes) {
-                    Ok(file) => {
-                        // Compress now, off the event loop: browsers nearly always accept gzip,
-                        // no hit then ever compresses, and the entry's weight already counts
-                        // the variant.
-                        files.precompress(&file);
-                        let sendable = FileBody::open(file.path(), file.facts());
-                        Some(StaticEntry::File { file, sendable })
-                    }
-                    Err(NotCacheable::Rejected(rejection)) => Some(StaticEntry::Refused(rejection)),
-                    Err(_) => None,
-                }
-            }
-            _ => None,
-        }
-    }
-
-    fn unchanged(&self, key: &str, entry: &Self::Entry) -> bool {
-        match self.router.lookup(web_server_http::Method::Get, key) {
-            web_server_http::Route::Static(files, tail) => match entry {
-                StaticEntry::File { file, .. } => files.is_current(file),
-                StaticEntry::Refused(rejection) => files.still_refused(tail, *rejection),
-            },
-            _ => false,
-        }
-    }
-}
-
-/// The cache handle of a server's static files.
-pub type StaticCache = CacheHandle<StaticLoader>;

@@ -35,9 +35,15 @@ mod cli;
 mod error;
 mod load;
 mod schema;
+mod server_config;
 mod settings;
 
 pub use cli::Cli;
+pub use server_config::{AdminConfig, ConfigSource, ServerConfig};
+
+pub use crate::cache::CacheOptions;
+pub use crate::pipeline::ConnectionOptions;
+pub use crate::tls::TlsConfig;
 pub use error::{ConfigError, ErrorKind, Origin};
 pub use settings::{
     Admin, CacheSettings, Compression, Limits, LogFormat, LogSettings, Profile, ServerSettings,

@@ -1,5 +1,7 @@
-//! `web_server_metrics` under `web_server_metrics_sup`, and the calls the rest of the server
-//! records through. Every series is listed, with its type, labels and meaning, in
+//! `web_server_metrics`, the metrics collector (its supervisor is [`sup`]), and the calls the
+//! rest of the server records through. Recording imports nothing from the rest of the crate:
+//! what the collector samples (connection counts, cache size) and which supervisors it counts
+//! from zero are handed in by whoever wires the tree. Every series is listed, with its type, labels and meaning, in
 //! docs/operations.md (`## Metrics`).
 //!
 //! # The recorder belongs to the process, not to the actor
@@ -12,10 +14,10 @@
 //! ([`SAMPLE_INTERVAL`]) it samples the gauges (active connections, requests per second,
 //! resident memory, cache size).
 //!
-//! Upkeep moves the latency samples recorded since the last upkeep into the histogram. At
-//! 130,000 requests a second, doing it once a second held the worker sharing its core for
-//! milliseconds at a time, which showed in the 99th percentile (docs/performance.md); ten
-//! times a second spreads the same work thinly.
+//! Upkeep moves the latency samples recorded since the last upkeep into the histogram. Under
+//! heavy load, doing it once a second holds up the worker sharing its core for milliseconds at
+//! a time, which shows in the 99th percentile; ten times a second spreads the same work
+//! thinly.
 //!
 //! So killing `web_server_metrics` loses nothing that was recorded: counters and histograms
 //! keep their values and keep counting while it is down, and the restarted actor samples the
@@ -36,6 +38,7 @@
 //!
 //! # Layout
 //!
+//! - `sup`: `web_server_metrics_sup` and the collector's child spec.
 //! - `recorder`: installing the recorder once, describing the series, rendering.
 //! - `handles`: the stored handles, and [`RequestMetrics`] for the request path.
 //! - `rate`: the sliding requests-per-second window.
@@ -45,24 +48,24 @@ mod handles;
 mod proc;
 mod rate;
 mod recorder;
+pub(crate) mod sup;
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use actix::{Actor, AsyncContext, Context};
 use web_server_http::Method;
-use web_server_supervision::{ChildSpec, Strategy, SupervisorFlags, SupervisorSpec};
 
-use crate::tcp::gate::ConnectionGate;
 use rate::RateWindow;
 
 pub use handles::{RequestMetrics, METHOD_LABELS, STATUS_CLASSES};
 pub use recorder::LATENCY_BUCKETS;
+pub use sup::ID as METRICS_SUP_ID;
 
-/// The supervision id of the metrics supervisor.
-pub const METRICS_SUP_ID: &str = "web_server_metrics_sup";
 /// The supervision id of the metrics collector.
-pub const METRICS_ID: &str = "web_server_metrics";
+pub const ID: &str = "web_server_metrics";
+/// The supervision id of the metrics collector ([`ID`], under the name embedders know).
+pub const METRICS_ID: &str = ID;
 /// How often the actor samples the gauges.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the actor moves recorded latencies into the histogram.
@@ -79,7 +82,7 @@ pub fn request_done(method: Option<Method>, status: u16, elapsed: Duration, byte
 }
 
 /// Counts an accepted connection (`web_server_connections_accepted_total`).
-pub fn connection_opened() {
+pub(crate) fn connection_opened() {
     recorder::installed()
         .handles
         .connections_accepted
@@ -87,7 +90,7 @@ pub fn connection_opened() {
 }
 
 /// Counts a closed connection (`web_server_connections_closed_total`).
-pub fn connection_closed() {
+pub(crate) fn connection_closed() {
     recorder::installed()
         .handles
         .connections_closed
@@ -100,19 +103,30 @@ pub fn cache_hit() {
 }
 
 /// Counts a lookup the file cache could not answer from memory.
-pub fn cache_miss() {
+pub(crate) fn cache_miss() {
     recorder::installed().handles.cache_misses.increment(1);
 }
 
 /// Counts an entry evicted from the file cache to stay within its limits.
-pub fn cache_eviction() {
+pub(crate) fn cache_eviction() {
     recorder::installed().handles.cache_evictions.increment(1);
+}
+
+/// Registers the restart counters of `supervisors` at zero, so a dashboard or an alert on
+/// `increase()` sees their first restart too. Supervisors not registered this way appear at
+/// their first restart. Registering twice is harmless.
+pub(crate) fn count_restarts_from_zero(supervisors: &[&str]) {
+    let installed = recorder::installed();
+    for supervisor in supervisors {
+        // Registering is enough for the exporter to render the series, at 0.
+        let _zero = installed.supervisor_restarts(supervisor);
+    }
 }
 
 /// Counts a restart made by the supervisor `supervisor`. Called for every supervisor of the
 /// process through the supervision library's restart observer, installed with the recorder;
 /// the label's values are supervisor ids, a set fixed by the shape of the trees.
-pub fn supervisor_restart(supervisor: &str) {
+pub(crate) fn supervisor_restart(supervisor: &str) {
     recorder::installed()
         .supervisor_restarts(supervisor)
         .increment(1);
@@ -120,7 +134,7 @@ pub fn supervisor_restart(supervisor: &str) {
 
 /// Counts a finished TLS handshake: every one in `web_server_tls_handshakes_total`, failed
 /// ones (`ok == false`) also in `web_server_tls_handshake_failures_total`.
-pub fn tls_handshake(ok: bool) {
+pub(crate) fn tls_handshake(ok: bool) {
     let handles = &recorder::installed().handles;
     handles.tls_handshakes.increment(1);
     if !ok {
@@ -145,7 +159,7 @@ pub fn recorder_is_global() -> bool {
 /// The file cache's size at one moment, for the `web_server_cache_entries` and
 /// `web_server_cache_bytes` gauges.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CacheStatsSnapshot {
+pub(crate) struct CacheStatsSnapshot {
     /// Entries held.
     pub entries: u64,
     /// Bytes held (bodies and their compressed variants).
@@ -154,12 +168,19 @@ pub struct CacheStatsSnapshot {
 
 /// Reads the file cache's size; called by the metrics actor once per [`SAMPLE_INTERVAL`], on
 /// its own Arbiter, so it must be cheap and must not block.
-pub type CacheStatsSource = Arc<dyn Fn() -> CacheStatsSnapshot + Send + Sync>;
+pub(crate) type CacheStatsSource = Arc<dyn Fn() -> CacheStatsSnapshot + Send + Sync>;
+
+/// Something that counts live connections (a listener's connection gate), sampled into
+/// `web_server_connections_active`. Cheap and non-blocking, like a [`CacheStatsSource`].
+pub(crate) trait ConnectionCount: Send + Sync + 'static {
+    /// Live connections now.
+    fn active(&self) -> usize;
+}
 
 /// What the gauges are sampled from, across every server of the process.
 struct Sources {
-    /// Every server's connection gate, alive while its server holds it.
-    gates: Vec<Weak<ConnectionGate>>,
+    /// Every listener's connection count, alive while its server holds it.
+    gates: Vec<Weak<dyn ConnectionCount>>,
     /// Every server's cache-size source, alive while its tree holds it.
     caches: Vec<Weak<dyn Fn() -> CacheStatsSnapshot + Send + Sync>>,
 }
@@ -170,14 +191,14 @@ static SOURCES: Mutex<Sources> = Mutex::new(Sources {
     caches: Vec::new(),
 });
 
-/// Counts `gate`'s live connections in `web_server_connections_active` for as long as the gate
-/// exists. Every listener registers its gate (the admin endpoint's too), so the gauge covers
-/// the same connections as the accepted and closed counters.
-pub(crate) fn watch_gate(gate: &Arc<ConnectionGate>) {
+/// Counts `connections` in `web_server_connections_active` for as long as someone holds it.
+/// Every listener's gate is registered (the admin endpoint's too), so the gauge covers the same
+/// connections as the accepted and closed counters.
+pub(crate) fn watch_connections(connections: Arc<dyn ConnectionCount>) {
     let mut sources = SOURCES.lock().unwrap_or_else(PoisonError::into_inner);
-    let gate = Arc::downgrade(gate);
-    if !sources.gates.iter().any(|g| g.ptr_eq(&gate)) {
-        sources.gates.push(gate);
+    let connections = Arc::downgrade(&connections);
+    if !sources.gates.iter().any(|g| g.ptr_eq(&connections)) {
+        sources.gates.push(connections);
     }
 }
 
@@ -217,10 +238,10 @@ fn sample_sources() -> (usize, CacheStatsSnapshot) {
 
 /// The metrics collector: runs the exporter's upkeep and samples the gauges every
 /// [`SAMPLE_INTERVAL`]. Everything it samples into lives in the process-wide recorder.
-pub struct Metrics {
-    /// This server's connection gate: held so it stays registered while the collector runs
+pub(crate) struct Metrics {
+    /// This server's connection count: held so it stays registered while the collector runs
     /// (the registry of sources holds it weakly).
-    _gate: Arc<ConnectionGate>,
+    _connections: Arc<dyn ConnectionCount>,
     /// This server's cache-size source, held for the same reason.
     _cache: Option<CacheStatsSource>,
     /// Recent totals of answered requests; fresh at every (re)start.
@@ -228,9 +249,9 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    fn new(gate: Arc<ConnectionGate>, cache: Option<CacheStatsSource>) -> Self {
+    fn new(connections: Arc<dyn ConnectionCount>, cache: Option<CacheStatsSource>) -> Self {
         Metrics {
-            _gate: gate,
+            _connections: connections,
             _cache: cache,
             rate: RateWindow::new(RATE_WINDOW),
         }
@@ -268,27 +289,6 @@ impl Actor for Metrics {
         ctx.run_interval(SAMPLE_INTERVAL, |metrics, _| metrics.sample());
         ctx.run_interval(UPKEEP_INTERVAL, |metrics, _| metrics.upkeep());
     }
-}
-
-/// `web_server_metrics_sup` with its one child, sampling `gate` for active connections and
-/// `cache`, when given, for the cache gauges (which read 0 without one).
-///
-/// Installs the process's recorder now, if no earlier call did, so that restarts are counted
-/// from the moment the tree starts.
-pub fn child_spec(gate: Arc<ConnectionGate>, cache: Option<CacheStatsSource>) -> ChildSpec {
-    recorder::installed();
-    watch_gate(&gate);
-    if let Some(cache) = &cache {
-        watch_cache(cache);
-    }
-    SupervisorSpec::new(
-        METRICS_SUP_ID,
-        SupervisorFlags::new(Strategy::OneForOne).intensity(5, Duration::from_secs(10)),
-    )
-    .child(ChildSpec::worker(METRICS_ID, move |ctx| {
-        Ok(ctx.start(Metrics::new(gate.clone(), cache.clone())).into())
-    }))
-    .into_child_spec()
 }
 
 #[cfg(test)]

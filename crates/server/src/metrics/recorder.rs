@@ -161,17 +161,6 @@ const DESCRIPTIONS: [(Kind, &str, Unit, &str); 16] = [
     ),
 ];
 
-/// The seed tree's supervisors whose ids are fixed: their restart counters are registered at
-/// zero, so a dashboard or an alert on `increase()` sees the first restart too. Supervisors
-/// of other trees appear at their first restart.
-const SEED_SUPERVISORS: [&str; 5] = [
-    crate::tree::ROOT_ID,
-    crate::tcp::PUBLIC.listener_sup,
-    crate::tcp::PUBLIC.acceptor_sup,
-    crate::cache::CACHE_SUP_ID,
-    super::METRICS_SUP_ID,
-];
-
 /// Metric types, for describing.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -243,10 +232,6 @@ fn install() -> Installed {
         }
     }
     let handles = Handles::register(&*recorder);
-    for supervisor in SEED_SUPERVISORS {
-        // Registering is enough for the exporter to render the series, at 0.
-        let _zero = supervisor_restarts(&recorder, supervisor);
-    }
     Installed {
         handle,
         recorder,

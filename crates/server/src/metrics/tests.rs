@@ -5,9 +5,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use prometheus_parse::{Scrape, Value};
-use web_server_supervision::SupervisorRef;
+use web_server_supervision::{Strategy, SupervisorFlags, SupervisorRef, SupervisorSpec};
 
+use super::sup::child_spec;
 use super::*;
+
+/// A fixed number of live connections, standing in for a listener's gate.
+struct FixedCount(usize);
+
+impl ConnectionCount for FixedCount {
+    fn active(&self) -> usize {
+        self.0
+    }
+}
+
+fn connections(count: usize) -> Arc<dyn ConnectionCount> {
+    Arc::new(FixedCount(count))
+}
 
 fn scrape() -> Scrape {
     let text = render();
@@ -204,20 +218,16 @@ fn request_done_from_many_threads_adds_up() {
 
 #[test]
 fn supervisor_restarts_are_counted_per_supervisor_through_the_observer() {
+    let registered = ["registered_test_sup", "registered_test_sup/0"];
+    count_restarts_from_zero(&registered);
     let seed = scrape();
-    for supervisor in [
-        crate::tree::ROOT_ID,
-        "web_server_tcp_listener_sup",
-        "web_server_tcp_acceptor_sup",
-        crate::cache::CACHE_SUP_ID,
-        METRICS_SUP_ID,
-    ] {
+    for supervisor in registered {
         assert!(
             seed.samples
                 .iter()
                 .any(|s| s.metric == "web_server_supervisor_restarts_total"
                     && s.labels.get("supervisor") == Some(supervisor)),
-            "the seed's {supervisor} is registered before its first restart"
+            "{supervisor} is registered before its first restart"
         );
     }
     actix::System::new().block_on(async {
@@ -225,7 +235,7 @@ fn supervisor_restarts_are_counted_per_supervisor_through_the_observer() {
             "observed_test_sup",
             SupervisorFlags::new(Strategy::OneForOne).intensity(5, Duration::from_secs(10)),
         )
-        .child(child_spec(ConnectionGate::new(4), None));
+        .child(child_spec(connections(4), None));
         let root = SupervisorRef::start(spec).await.unwrap();
         root.kill_child(METRICS_ID).await.unwrap();
         root.kill_child(METRICS_SUP_ID).await.unwrap();
@@ -249,8 +259,6 @@ fn supervisor_restarts_are_counted_per_supervisor_through_the_observer() {
 #[test]
 fn the_actor_samples_gauges_and_a_restart_keeps_the_counters() {
     actix::System::new().block_on(async {
-        let gate = ConnectionGate::new(10);
-        let permits: Vec<_> = (0..3).map(|_| gate.try_admit().unwrap()).collect();
         let cache: CacheStatsSource = Arc::new(|| CacheStatsSnapshot {
             entries: 7,
             bytes: 12_345,
@@ -259,7 +267,7 @@ fn the_actor_samples_gauges_and_a_restart_keeps_the_counters() {
             "sampling_test_sup",
             SupervisorFlags::new(Strategy::OneForOne).intensity(5, Duration::from_secs(10)),
         )
-        .child(child_spec(gate.clone(), Some(cache)));
+        .child(child_spec(connections(3), Some(cache)));
         let root = SupervisorRef::start(spec).await.unwrap();
         // The actor samples as it starts, then every second.
         eventually("the gauges are sampled", || {
@@ -302,20 +310,17 @@ fn the_actor_samples_gauges_and_a_restart_keeps_the_counters() {
             7.0,
             "the recorder outlives the actor"
         );
-        drop(permits);
         root.shutdown().await;
     });
 }
 
 #[test]
 fn a_stopped_servers_sources_drop_out() {
-    let gate = ConnectionGate::new(10);
-    let _permit = gate.try_admit().unwrap();
     let cache: CacheStatsSource = Arc::new(|| CacheStatsSnapshot {
         entries: 1_000_000,
         bytes: 1,
     });
-    let spec = child_spec(gate.clone(), Some(cache.clone()));
+    let spec = child_spec(connections(1), Some(cache.clone()));
     let registered = || {
         SOURCES
             .lock()

@@ -13,32 +13,35 @@ use web_server_supervision::{
     SupervisorSpec,
 };
 
+use super::acceptor::{self, Accepted};
 use super::EndpointIds;
-use crate::conn::{self, Accepted};
-use crate::service::Service;
+use crate::pipeline::Pipeline;
+
+/// The supervision id of the public endpoint's acceptor supervisor.
+pub(crate) const ID: &str = "web_server_tcp_acceptor_sup";
 
 /// The current address of each worker's partition, replaced on every (re)start and watched by
 /// that worker's accept loops: a loop holding a connection while its partition restarts waits
 /// for the new address instead of dropping the connection.
 #[derive(Debug, Default)]
-pub struct Partitions {
+pub(crate) struct Partitions {
     /// Indexed by worker; `None` until the partition first starts.
     slots: Vec<watch::Sender<Option<PartitionAddr>>>,
 }
 
 /// The address of one partition.
-pub type PartitionAddr = Addr<DynamicSupervisor<Accepted>>;
+pub(crate) type PartitionAddr = Addr<DynamicSupervisor<Accepted>>;
 
 impl Partitions {
     /// Empty slots for `workers` partitions.
-    pub fn new(workers: usize) -> Arc<Self> {
+    pub(crate) fn new(workers: usize) -> Arc<Self> {
         Arc::new(Partitions {
             slots: (0..workers).map(|_| watch::Sender::new(None)).collect(),
         })
     }
 
     /// Watches partition `worker`'s address.
-    pub fn watch(&self, worker: usize) -> watch::Receiver<Option<PartitionAddr>> {
+    pub(crate) fn watch(&self, worker: usize) -> watch::Receiver<Option<PartitionAddr>> {
         self.slots[worker].subscribe()
     }
 
@@ -49,10 +52,10 @@ impl Partitions {
 
 /// The child spec of `web_server_tcp_acceptor_sup` (or the admin endpoint's equivalent), one
 /// partition per worker Arbiter.
-pub fn child_spec(
+pub(crate) fn child_spec(
     ids: EndpointIds,
     workers: &[ArbiterHandle],
-    service: &Arc<Service>,
+    pipeline: &Arc<Pipeline>,
     partitions: &Arc<Partitions>,
     shutdown: Duration,
 ) -> ChildSpec {
@@ -61,12 +64,12 @@ pub fn child_spec(
         .intensity(intensity_for(workers.len()), Duration::from_secs(10));
     let mut sup = SupervisorSpec::new(ids.acceptor_sup, flags);
     for (worker, arbiter) in workers.iter().enumerate() {
-        let service = service.clone();
+        let pipeline = pipeline.clone();
         let slots = partitions.clone();
         let partition = DynamicSupervisorSpec::new(
             format!("{}/{worker}", ids.acceptor_sup),
             ids.acceptor,
-            move |accepted: Accepted, ctx| conn::start(&service, accepted, ctx),
+            move |accepted: Accepted, ctx| acceptor::start(&pipeline, accepted, ctx),
         )
         .child_shutdown(Shutdown::Timeout(shutdown))
         .on_start(move |addr| {
@@ -78,6 +81,6 @@ pub fn child_spec(
 }
 
 /// Ranch's pool intensity: `1 + ceil(log2(N))` restarts per period for N children.
-pub fn intensity_for(children: usize) -> u32 {
+pub(crate) fn intensity_for(children: usize) -> u32 {
     1 + (children.max(1) as f64).log2().ceil() as u32
 }

@@ -90,6 +90,12 @@ impl ConnectionGate {
     }
 }
 
+impl crate::metrics::ConnectionCount for ConnectionGate {
+    fn active(&self) -> usize {
+        ConnectionGate::active(self)
+    }
+}
+
 /// Held by a connection for its whole life: it is the one place a connection is counted open
 /// and closed, whatever path it ends by (closed, killed, dropped unserved), so accepted − closed
 /// always equals the live count.

@@ -21,12 +21,15 @@ use web_server_supervision::{
     ChildSpec, ExitReason, ExitSignal, Shutdown, StartDynamicChild, StartError,
 };
 
+use super::acceptor::Accepted;
 use super::acceptor_sup::{PartitionAddr, Partitions};
 use super::bind::BoundSockets;
 use super::gate::ConnectionGate;
 use super::EndpointIds;
-use crate::conn::Accepted;
 use crate::tls::Tls;
+
+/// The supervision id of the public endpoint's listener.
+pub(crate) const ID: &str = "web_server_tcp_listener";
 
 /// How long an accept loop pauses after an error such as EMFILE before trying again (Ranch
 /// sleeps 100 ms on `emfile`).
@@ -58,11 +61,11 @@ struct ClonedEndpoint {
 }
 
 /// What outlives listener restarts: the bound sockets and where to hand connections.
-pub struct ListenerShared {
+pub(crate) struct ListenerShared {
     /// The addresses actually bound (port 0 resolved).
-    pub addrs: Vec<SocketAddr>,
+    pub(crate) addrs: Vec<SocketAddr>,
     /// The HTTPS addresses actually bound, when TLS is on.
-    pub tls_addrs: Vec<SocketAddr>,
+    pub(crate) tls_addrs: Vec<SocketAddr>,
     /// Bound sockets, per worker; `None` once closed for shutdown, so that no file descriptor
     /// keeps a listening socket open and new connections are refused.
     sockets: std::sync::Mutex<Option<Vec<Vec<Endpoint>>>>,
@@ -71,18 +74,18 @@ pub struct ListenerShared {
     /// Accept loops running now; each holds a listening descriptor until it ends.
     loops: watch::Sender<usize>,
     /// The worker Arbiters, in partition order.
-    pub workers: Vec<ArbiterHandle>,
+    pub(crate) workers: Vec<ArbiterHandle>,
     /// The acceptor partitions' current addresses.
-    pub partitions: Arc<Partitions>,
+    pub(crate) partitions: Arc<Partitions>,
     /// Live-connection count and `max_connections` back-pressure.
-    pub gate: Arc<ConnectionGate>,
+    pub(crate) gate: Arc<ConnectionGate>,
     /// True while a listener runs its accept loops (readiness).
-    pub accepting: AtomicBool,
+    pub(crate) accepting: AtomicBool,
 }
 
 impl ListenerShared {
     /// Shared state over freshly bound plain sockets.
-    pub fn new(
+    pub(crate) fn new(
         sockets: BoundSockets,
         workers: Vec<ArbiterHandle>,
         partitions: Arc<Partitions>,
@@ -92,7 +95,7 @@ impl ListenerShared {
     }
 
     /// Shared state over plain sockets and, optionally, HTTPS sockets with their terminator.
-    pub fn with_tls(
+    pub(crate) fn with_tls(
         plain: BoundSockets,
         tls: Option<(BoundSockets, Arc<Tls>)>,
         workers: Vec<ArbiterHandle>,
@@ -147,7 +150,7 @@ impl ListenerShared {
     /// Stops accepting for good: readiness goes false at once, the accept loops end, and the
     /// listening sockets close, so new connections are refused while live ones drain. Resolves
     /// once every loop has let go of its descriptor (loops on busy workers get a few seconds).
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         self.accepting.store(false, Ordering::Release);
         self.closing.send_replace(true);
         if let Ok(mut sockets) = self.sockets.lock() {
@@ -164,7 +167,7 @@ impl ListenerShared {
     }
 
     /// Whether [`close`](Self::close) was called.
-    pub fn is_closing(&self) -> bool {
+    pub(crate) fn is_closing(&self) -> bool {
         *self.closing.borrow()
     }
 
@@ -192,7 +195,7 @@ impl ListenerShared {
 }
 
 /// The listener actor; see the module documentation.
-pub struct Listener {
+pub(crate) struct Listener {
     /// Dropped with the actor, which ends every accept loop.
     _stop: watch::Sender<()>,
     /// Reports from accept loops that ended on their own.
@@ -242,8 +245,7 @@ impl Drop for Listener {
 
 /// The listener's child spec: a permanent worker, killed at once on shutdown (it holds no
 /// request state; the sockets it serves stay bound in `shared`).
-pub fn child_spec(ids: EndpointIds, shared: Arc<ListenerShared>) -> ChildSpec {
-    crate::metrics::watch_gate(&shared.gate);
+pub(crate) fn child_spec(ids: EndpointIds, shared: Arc<ListenerShared>) -> ChildSpec {
     ChildSpec::worker(ids.listener, move |ctx| {
         let (stop, stopped) = watch::channel(());
         let (exit_tx, exits) = mpsc::unbounded_channel();

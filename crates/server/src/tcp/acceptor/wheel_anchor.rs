@@ -5,8 +5,8 @@
 //! loop) whenever a timer is armed earlier than the driver's next planned wake-up, and *always*
 //! when no timer was pending when the driver last went to sleep. With short connections
 //! (`Connection: close`) every connection is opened and closed between two sleeps, so the wheel
-//! is empty at each sleep and every new connection's header timeout cost that wake-up: one
-//! `write` per connection in the close1k profile (docs/performance.md). A one-second interval
+//! is empty at each sleep and every new connection's header timeout would cost that wake-up: one
+//! more system call per short connection. A one-second interval
 //! that is always pending gives the driver a next wake-up at most a second away, earlier than
 //! any connection's timeout (a second or more), so arming one never needs the wake-up.
 

@@ -33,15 +33,16 @@ use tokio::time::{Instant, Sleep};
 use web_server_http::response::CONTINUE;
 use web_server_http::static_files::{ContentReader, FileContent};
 use web_server_http::{
-    BodyDecoder, Encoded, Method, ParseError, Parsed, Prepared, Request, RequestHead, RequestInfo,
+    BodyDecoder, Encoded, Method, ParseError, Parsed, Request, RequestHead, RequestInfo,
     RequestParser, Response, ResponseFraming, StatusCode,
 };
 
 use super::buffers;
 use super::io::{self, ReadOutcome};
 use super::transport::Transport;
-use crate::cache::{Fresh, StaticEntry};
-use crate::service::{Answered, ConnectionOptions, Respond, Service, Waiting};
+use crate::pipeline::{
+    Answered, BodySource, ConnectionOptions, Exchange, Pipeline, Respond, Waiting,
+};
 use crate::tcp::gate::ConnectionPermit;
 
 /// Bytes of file content read and written at a time when streaming.
@@ -116,10 +117,8 @@ struct Reply {
     response: Response,
     /// What the encoder needs to know of the request.
     info: RequestInfo,
-    /// Content to stream after the head (a large file the cache does not hold).
-    content: Option<FileContent>,
-    /// The cache entry the answer came from: its open file may send the body.
-    entry: Option<Arc<Fresh<StaticEntry>>>,
+    /// Where the body is sent from: the response, content to stream, or an open file.
+    body: BodySource,
     /// The request, kept (its head is shared bytes, no copy) for the access log; `None` for a
     /// rejected one.
     request: Option<Request>,
@@ -128,10 +127,9 @@ struct Reply {
 impl Reply {
     fn new(answered: Answered, info: RequestInfo) -> Self {
         Reply {
-            response: answered.prepared.response,
+            response: answered.response,
             info,
-            content: answered.prepared.content,
-            entry: answered.entry,
+            body: answered.body,
             request: Some(answered.request),
         }
     }
@@ -141,8 +139,7 @@ impl Reply {
         Reply {
             response,
             info,
-            content: None,
-            entry: None,
+            body: BodySource::Response,
             request: None,
         }
     }
@@ -190,10 +187,10 @@ pub(crate) struct Connection<T: Transport> {
     /// For logs.
     peer: SocketAddr,
     /// What to answer requests with.
-    service: Arc<Service>,
-    /// Limits and timeouts, as of the service generation below; refreshed between requests.
+    pipeline: Arc<Pipeline>,
+    /// Limits and timeouts, as of the pipeline generation below; refreshed between requests.
     options: Arc<ConnectionOptions>,
-    /// The service generation `options` came from.
+    /// The pipeline generation `options` came from.
     generation: u64,
     /// Bytes read but not yet consumed; empty and unallocated while idle.
     buf: BytesMut,
@@ -218,7 +215,7 @@ pub(crate) struct Connection<T: Transport> {
     /// held back, not at accept: a connection's first response written in one call cannot be
     /// (nothing of ours is unacknowledged before it, and Linux holds a short segment only
     /// behind an unacknowledged short one), so a client that closes after one answer costs no
-    /// `setsockopt` (close1k, docs/performance.md).
+    /// `setsockopt`.
     nodelay: bool,
 }
 
@@ -226,17 +223,17 @@ impl<T: Transport> Connection<T> {
     pub(crate) fn new(
         io: T,
         peer: SocketAddr,
-        service: Arc<Service>,
+        pipeline: Arc<Pipeline>,
         drain: Rc<Drain>,
         permit: ConnectionPermit,
         redirect_https: Option<u16>,
     ) -> Self {
-        let generation = service.generation();
-        let options = service.options();
+        let generation = pipeline.generation();
+        let options = pipeline.options();
         Connection {
             io,
             peer,
-            service,
+            pipeline,
             options,
             generation,
             buf: BytesMut::new(),
@@ -367,10 +364,10 @@ impl<T: Transport> Connection<T> {
     /// returns the state of the first that cannot (or `Idle` when the buffer is used up).
     fn answer_buffered(&mut self, mut started: Instant) -> State {
         loop {
-            if self.service.generation() != self.generation {
+            if self.pipeline.generation() != self.generation {
                 // A reload changed limits or timeouts: they apply from this request on.
-                self.generation = self.service.generation();
-                self.options = self.service.options();
+                self.generation = self.pipeline.generation();
+                self.options = self.pipeline.options();
             }
             (self.request_started, self.request_method) = (started, None);
             let mut parser = RequestParser::new(self.options.limits);
@@ -410,7 +407,7 @@ impl<T: Transport> Connection<T> {
                 } => self.read_body(head, head_bytes, decoder, body).await,
                 State::Handling(request) => self.answer(request),
                 State::Answering { waiting, info } => State::Writing {
-                    reply: Reply::new(self.service.finish(waiting).await, info),
+                    reply: Reply::new(self.pipeline.finish(waiting).await, info),
                     sending: None,
                 },
                 State::Writing { reply, sending } => self.write(reply, sending).await,
@@ -515,15 +512,9 @@ impl<T: Transport> Connection<T> {
         if self.served >= self.options.max_keepalive_requests || self.drain.is_requested() {
             info.keep_alive = false;
         }
-        let answered = match self.redirect_https {
-            Some(port) => {
-                let response = redirect_to_https(&request, port);
-                (request, Prepared::from(response)).into()
-            }
-            None => match self.service.respond_now(request) {
-                Respond::Now(answered) => answered,
-                Respond::Later(waiting) => return State::Answering { waiting, info },
-            },
+        let answered = match self.pipeline.respond_now(request, self.redirect_https) {
+            Respond::Now(answered) => answered,
+            Respond::Later(waiting) => return State::Answering { waiting, info },
         };
         State::Writing {
             reply: Reply::new(answered, info),
@@ -546,11 +537,7 @@ impl<T: Transport> Connection<T> {
     /// (a partial write, a file to send or stream, TLS) continues as `Writing`.
     fn write_now(&mut self, reply: Reply) -> State {
         let mut sending = self.encode(&reply);
-        let from_file = reply.content.is_some()
-            || reply
-                .entry
-                .as_ref()
-                .is_some_and(|entry| entry.value.may_sendfile());
+        let from_file = !matches!(reply.body, BodySource::Response);
         let Some(socket) = self.io.plain_socket().filter(|_| !from_file) else {
             return State::Writing {
                 reply,
@@ -582,15 +569,21 @@ impl<T: Transport> Connection<T> {
         let mut sending = sending.unwrap_or_else(|| self.encode(&reply));
         let stall = self.options.send_timeout;
         let socket = self.io.plain_socket();
-        let source = match (&reply.entry, socket) {
-            (Some(entry), Some(_)) if sending.sent == 0 => {
-                entry.value.sendfile_source(sending.body())
+        // The file is sent only when the body going out is the one it holds (not a HEAD's
+        // empty one) and the file is still the version the body was read from.
+        let file = match (&reply.body, socket) {
+            (BodySource::File(range), Some(_))
+                if sending.sent == 0
+                    && sending.body().len() as u64 == range.len()
+                    && range.unchanged() =>
+            {
+                Some(range)
             }
             _ => None,
         };
-        let sent = match (source, socket) {
-            (Some((file, offset)), Some(socket)) => {
-                let body = (file.fd(), offset, sending.body().len());
+        let sent = match (file, socket) {
+            (Some(range), Some(socket)) => {
+                let body = (range.fd(), range.offset(), sending.body().len());
                 io::write_head_and_send_file(socket, &sending.head, body, stall).await
             }
             _ => {
@@ -605,7 +598,8 @@ impl<T: Transport> Connection<T> {
         let streams = matches!(sending.encoded.framing, ResponseFraming::Length(n) if n > 0)
             && sending.encoded.body.is_none();
         let mut streamed = 0;
-        if let (true, Some(content)) = (streams, reply.content.take()) {
+        let body = std::mem::replace(&mut reply.body, BodySource::Response);
+        if let (true, BodySource::Stream(content)) = (streams, body) {
             if let Err(err) = self.stream(content).await {
                 // The head promised a length that can no longer be honoured: only closing
                 // tells the client the response is incomplete.
@@ -668,34 +662,21 @@ impl<T: Transport> Connection<T> {
         }
     }
 
-    /// Records an answered request (or one whose answer could not be written in full): its
-    /// metrics, and its access-log line when the access log is on.
+    /// Hands an answered request (or one whose answer could not be written in full) to the
+    /// pipeline's after-exchange step.
     fn request_done(&mut self, reply: &Reply, bytes: u64) {
         let ended = Instant::now();
         let elapsed = ended.saturating_duration_since(self.request_started);
         // From here on the connection is idle since `ended` (see `idle_deadline`).
         self.request_started = ended;
-        let status = reply.response.status().as_u16();
-        crate::metrics::request_done(self.request_method, status, elapsed, bytes);
-        if crate::access_log::enabled() {
-            // A rejected request has no parsed target: it is logged with `-` fields.
-            let answered = reply.request.as_ref();
-            let method = self
-                .request_method
-                .map_or("-", web_server_http::Method::as_str);
-            let entry = crate::access_log::AccessEntry {
-                peer: self.peer,
-                method,
-                target: answered.map_or("-", Request::target),
-                version: answered.map_or("-", |r| r.version().as_str()),
-                status,
-                bytes,
-                duration: elapsed,
-                user_agent: answered.and_then(|r| r.header_str("user-agent")),
-                referer: answered.and_then(|r| r.header_str("referer")),
-            };
-            crate::access_log::record(&entry);
-        }
+        self.pipeline.completed(&Exchange {
+            peer: self.peer,
+            method: self.request_method,
+            request: reply.request.as_ref(),
+            status: reply.response.status().as_u16(),
+            bytes,
+            elapsed,
+        });
     }
 
     /// Answers a rejected request with the status its error calls for.
@@ -733,30 +714,4 @@ impl<T: Transport> Connection<T> {
             sending: None,
         }
     }
-}
-
-/// The 301 that sends a plain-HTTP request to the same resource over HTTPS.
-fn redirect_to_https(request: &Request, port: u16) -> Response {
-    let Some(authority) = request.host().filter(|host| !host.is_empty()) else {
-        return Response::text(
-            StatusCode::BAD_REQUEST,
-            "a Host is needed to redirect to HTTPS\n",
-        )
-        .closing();
-    };
-    let host = match authority.rfind(':') {
-        // An IPv6 literal keeps its brackets; a trailing `:port` goes.
-        Some(colon) if !authority[colon..].contains(']') => &authority[..colon],
-        _ => authority,
-    };
-    let port = if port == 443 {
-        String::new()
-    } else {
-        format!(":{port}")
-    };
-    let query = request.query().map(|q| format!("?{q}")).unwrap_or_default();
-    let location = format!("https://{host}{port}{}{query}", request.path());
-    Response::text(StatusCode::MOVED_PERMANENTLY, "moved to HTTPS\n")
-        .with_header("Location", location)
-        .expect("a Location built from a parsed request is a valid field value")
 }

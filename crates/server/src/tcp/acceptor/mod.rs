@@ -2,14 +2,22 @@
 //! worker's `web_server_tcp_acceptor_sup` partition.
 //!
 //! The actor is the connection's place in the supervision tree (it can be stopped, killed and
-//! counted like any process); the work is the state machine in [`state`], spawned into the
+//! counted like any process); the work is the state machine in [`connection`], spawned into the
 //! actor's own context, so no message crosses a thread on the request path. A graceful stop lets
 //! the request in progress finish; a kill drops the socket at once.
+//!
+//! # Layout
+//!
+//! - `connection`: the connection's explicit state machine (read, hand to the pipeline, write).
+//! - `io`: bounded reads and writes, `sendfile`, the lingering or quick close.
+//! - `buffers`: read buffers, head buffer and encoder per worker thread.
+//! - `transport`: plain TCP and TLS streams behind one trait.
+//! - `wheel_anchor`: one timer kept pending per worker.
 
 mod buffers;
+mod connection;
 mod io;
-pub(crate) mod state;
-pub mod transport;
+mod transport;
 mod wheel_anchor;
 
 use std::net::SocketAddr;
@@ -21,10 +29,13 @@ use actix::{Actor, ActorContext, AsyncContext, Context, Running};
 use tokio::net::TcpStream;
 use web_server_supervision::{ChildContext, StartError, StartedChild};
 
-use crate::service::Service;
+use crate::pipeline::Pipeline;
 use crate::tcp::gate::ConnectionPermit;
 use crate::tls::Tls;
-use state::Drain;
+use connection::{Connection, Drain};
+
+/// The supervision id of a connection actor.
+pub const ID: &str = "web_server_tcp_acceptor";
 
 /// A connection handed from an accept loop to its worker's acceptor supervisor.
 #[derive(Debug)]
@@ -68,7 +79,7 @@ impl Actor for ConnectionActor {
 async fn serve_tls(
     stream: TcpStream,
     peer: SocketAddr,
-    service: Arc<Service>,
+    pipeline: Arc<Pipeline>,
     drain: Rc<Drain>,
     permit: ConnectionPermit,
     tls: Arc<Tls>,
@@ -77,7 +88,7 @@ async fn serve_tls(
     match handshake.await {
         Ok(Ok(stream)) => {
             crate::metrics::tls_handshake(true);
-            state::Connection::new(stream, peer, service, drain, permit, None)
+            Connection::new(stream, peer, pipeline, drain, permit, None)
                 .run()
                 .await;
         }
@@ -93,8 +104,8 @@ async fn serve_tls(
 }
 
 /// Starts the connection actor for `accepted` (the acceptor supervisor's start function).
-pub fn start(
-    service: &Arc<Service>,
+pub(crate) fn start(
+    pipeline: &Arc<Pipeline>,
     accepted: Accepted,
     ctx: ChildContext,
 ) -> Result<StartedChild, StartError> {
@@ -103,7 +114,7 @@ pub fn start(
         // `nodelay`); a TLS handshake is several writes from the start.
         let _ = accepted.stream.set_nodelay(true);
     }
-    let service = service.clone();
+    let pipeline = pipeline.clone();
     let started = ctx.start_with(move |actor_ctx: &mut Context<ConnectionActor>| {
         wheel_anchor::ensure();
         let drain = Rc::new(Drain::default());
@@ -119,10 +130,10 @@ pub fn start(
         // connection's future several times its size.
         match tls {
             None => {
-                let connection = state::Connection::new(
+                let connection = Connection::new(
                     stream,
                     peer,
-                    service,
+                    pipeline,
                     drain.clone(),
                     permit,
                     redirect_https,
@@ -130,7 +141,7 @@ pub fn start(
                 spawn_serving(actor_ctx, connection.run());
             }
             Some(tls) => {
-                let serving = serve_tls(stream, peer, service, drain.clone(), permit, tls);
+                let serving = serve_tls(stream, peer, pipeline, drain.clone(), permit, tls);
                 spawn_serving(actor_ctx, serving);
             }
         }
@@ -157,14 +168,11 @@ fn spawn_serving(
 
 #[cfg(test)]
 mod tests {
-    use super::state::Connection;
+    use super::connection::Connection;
     use tokio::net::TcpStream;
 
     /// Every connection holds its whole future for its whole life, idle ones included, so its
-    /// size is most of an idle keep-alive connection's memory (docs/performance.md, `idle10k`).
-    /// History, release builds: 7,408 bytes with the TLS branch inline; 3,064 with it boxed;
-    /// 328 since requests that wait continue in a boxed future of their own and
-    /// per-request buffers belong to the thread; 336 with the lazy `TCP_NODELAY` flag.
+    /// size is most of an idle keep-alive connection's memory.
     #[test]
     fn a_plain_connection_future_stays_small() {
         fn future_size<A, F>(_: impl Fn(A) -> F) -> usize {

@@ -1,0 +1,180 @@
+//! What a server needs to start ([`ServerConfig`]), built from a loaded configuration
+//! ([`ServerConfig::from_settings`]) or in code by an embedding application, and where a reload
+//! re-reads it from ([`ConfigSource`]).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use web_server_http::{Limits, StaticOptions};
+
+use super::{LogSettings, Settings};
+use crate::cache::CacheOptions;
+use crate::pipeline::ConnectionOptions;
+use crate::tls::TlsConfig;
+
+/// Where and how the admin endpoint runs (`admin.*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// Its own listening address, loopback by default.
+    pub bind: SocketAddr,
+    /// When set, every route but `/health` requires it as a bearer token.
+    pub token: Option<String>,
+    /// Whether `POST /admin/actors/{id}/kill` may kill (chaos drills; off in prod).
+    pub allow_kill: bool,
+}
+
+/// Re-reads the configuration (files and environment, as at start), for reloads.
+#[derive(Clone)]
+pub struct ConfigSource(Arc<dyn Fn() -> Result<Settings, String> + Send + Sync>);
+
+impl ConfigSource {
+    /// A source calling `load`.
+    pub fn new(load: impl Fn() -> Result<Settings, String> + Send + Sync + 'static) -> Self {
+        ConfigSource(Arc::new(load))
+    }
+
+    /// Reads the configuration again.
+    pub fn load(&self) -> Result<Settings, String> {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ConfigSource(..)")
+    }
+}
+
+/// What a server needs to start; built from the configuration (or in code when embedding).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Addresses to listen on (`server.bind`).
+    pub bind: Vec<SocketAddr>,
+    /// Worker Arbiters (`server.workers`; 0 = one per core).
+    pub workers: usize,
+    /// Listen backlog (`server.backlog`).
+    pub backlog: u32,
+    /// Live connections at most (`server.max_connections`).
+    pub max_connections: usize,
+    /// Static files served at `/` (`server.docroot`), if any.
+    pub docroot: Option<PathBuf>,
+    /// Static-file rules (compression, index file…).
+    pub static_options: StaticOptions,
+    /// Limits and timeouts for every connection.
+    pub connection: ConnectionOptions,
+    /// How long connections get to finish when the tree stops (`timeouts.shutdown_ms`).
+    pub shutdown_timeout: Duration,
+    /// The static-file cache (`cache.*`); `max_bytes = 0` disables it (the actor still runs).
+    pub cache: CacheOptions,
+    /// The admin endpoint (`admin.*`); `None` runs none.
+    pub admin: Option<AdminConfig>,
+    /// The effective configuration with secrets redacted, shown by `GET /admin/config`.
+    pub config_text: String,
+    /// The log settings in force, for reloads to compare against (`None` when the embedding
+    /// application manages logging).
+    pub log: Option<LogSettings>,
+    /// Where a reload (SIGHUP, `POST /admin/reload`) re-reads the configuration.
+    pub config_source: Option<ConfigSource>,
+    /// The HTTPS listener (`tls.*`); `None` serves plain HTTP only.
+    pub tls: Option<TlsConfig>,
+    /// An embedding application's own children (workers or subtrees), started under
+    /// `web_server_sup` before its built-in children (see [`crate::WebServerBuilder::child`]);
+    /// none from a configuration file.
+    pub children: Vec<web_server_supervision::ChildSpec>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+            workers: 0,
+            backlog: 1024,
+            max_connections: 10_000,
+            docroot: None,
+            static_options: StaticOptions::default(),
+            connection: ConnectionOptions::default(),
+            shutdown_timeout: Duration::from_secs(10),
+            cache: CacheOptions {
+                max_bytes: 64 * 1024 * 1024,
+                max_entries: 10_000,
+                revalidate: Duration::from_secs(1),
+                max_negative_entries: 1_024,
+            },
+            admin: None,
+            config_text: String::new(),
+            log: None,
+            config_source: None,
+            tls: None,
+            children: Vec::new(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The server part of a loaded configuration.
+    pub fn from_settings(settings: &Settings) -> ServerConfig {
+        let limits = Limits {
+            max_request_line: settings.limits.max_request_line,
+            max_header_bytes: settings.limits.max_header_bytes,
+            max_headers: settings.limits.max_headers,
+            max_body_bytes: settings.limits.max_body_bytes,
+            ..Limits::default()
+        };
+        ServerConfig {
+            bind: settings.server.bind.clone(),
+            workers: settings.server.workers,
+            backlog: settings.server.backlog,
+            max_connections: settings.server.max_connections,
+            docroot: Some(settings.server.docroot.clone()),
+            static_options: StaticOptions {
+                gzip: settings.compression.gzip,
+                gzip_min_bytes: settings.compression.min_bytes,
+                gzip_level: settings.compression.level,
+                // Up to the cache's per-file limit a file is answered from memory; above it,
+                // streamed from disk.
+                max_inline_bytes: settings.cache.max_file_bytes,
+                ..StaticOptions::default()
+            },
+            connection: ConnectionOptions {
+                limits,
+                header_timeout: settings.timeouts.header(),
+                body_timeout: settings.timeouts.body(),
+                keepalive_timeout: settings.timeouts.keepalive(),
+                send_timeout: settings.timeouts.send(),
+                max_keepalive_requests: settings.limits.max_keepalive_requests,
+                server_header: Some("web_server".to_owned()),
+            },
+            shutdown_timeout: settings.timeouts.shutdown(),
+            cache: CacheOptions {
+                max_bytes: settings.cache.max_bytes,
+                max_entries: settings.cache.max_entries,
+                revalidate: settings.cache.revalidate(),
+                max_negative_entries: settings.cache.max_negative_entries,
+            },
+            admin: settings.admin.bind.map(|bind| AdminConfig {
+                bind,
+                token: settings.admin.token.clone(),
+                allow_kill: settings.admin.allow_kill,
+            }),
+            log: Some(settings.log.clone()),
+            config_source: None,
+            tls: match (&settings.tls.cert, &settings.tls.key) {
+                (Some(cert), Some(key)) if settings.tls.enabled() => Some(TlsConfig {
+                    bind: settings.tls.bind.clone(),
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    handshake_timeout: settings.tls.handshake_timeout(),
+                    redirect_http: settings.tls.redirect_http,
+                }),
+                _ => None,
+            },
+            config_text: settings
+                .to_redacted_toml()
+                .unwrap_or_else(|err| format!("# cannot render the configuration: {err}\n")),
+            children: Vec::new(),
+        }
+    }
+}
