@@ -418,3 +418,94 @@ fn deep_paths_match_tails_but_not_fixed_patterns() {
         Err(RouteError::InvalidPattern(_))
     ));
 }
+
+/// What a server keeps in a router of its own handler type: here, a label standing for a kind.
+#[derive(Debug, PartialEq, Eq)]
+enum Kind {
+    Plain(&'static str),
+    Later(&'static str),
+}
+
+#[test]
+fn a_router_of_another_handler_type_finds_handlers_and_answers_the_rest_itself() {
+    let mut router: Router<Kind> = Router::default();
+    router
+        .insert(Method::Get, "/now/:id", Kind::Plain("now"))
+        .unwrap()
+        .insert(Method::Post, "/later", Kind::Later("later"))
+        .unwrap();
+    let request = get("GET", "/now/7", "");
+    match router.route_request(&request) {
+        Route::Handler(kind, params) => {
+            assert_eq!((kind, params.get("id")), (&Kind::Plain("now"), Some("7")));
+        }
+        other => panic!("expected the handler, got {other:?}"),
+    }
+    let wrong_method = get("GET", "/later", "");
+    let answer = router
+        .route_request(&wrong_method)
+        .automatic_response()
+        .expect("the router answers a wrong method itself");
+    assert_eq!(answer.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(answer.header("allow"), Some("POST, OPTIONS"));
+    let nowhere = get("GET", "/nowhere", "");
+    assert_eq!(
+        router
+            .route_request(&nowhere)
+            .automatic_response()
+            .map(|r| r.status()),
+        Some(StatusCode::NOT_FOUND)
+    );
+    assert!(router
+        .route_request(&request)
+        .automatic_response()
+        .is_none());
+}
+
+#[test]
+fn rfc9110_9_3_6_connect_is_not_implemented_for_any_handler_type() {
+    let router: Router<Kind> = Router::default();
+    let connect = web_server_http::parse_request(
+        b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
+        &Default::default(),
+    )
+    .unwrap()
+    .unwrap()
+    .0;
+    let route = router.route_request(&connect);
+    assert!(matches!(route, Route::NotImplemented));
+    assert_eq!(
+        route.automatic_response().map(|r| r.status()),
+        Some(StatusCode::NOT_IMPLEMENTED)
+    );
+}
+
+#[test]
+fn mapping_handlers_keeps_routes_mounts_and_precedence() {
+    let dir = TempDir::new("router-map");
+    dir.write("a.txt", b"alpha");
+    let mut plain = router();
+    plain
+        .mount(
+            "/static",
+            StaticFiles::new(dir.path(), StaticOptions::default()).unwrap(),
+        )
+        .unwrap();
+    let mut seen = 0;
+    let mapped: Router<(usize, Box<web_server_http::Handler>)> = plain.map_handlers(|handler| {
+        seen += 1;
+        (seen, handler)
+    });
+    assert!(seen >= 5, "every handler was converted");
+    match mapped.lookup(Method::Get, "/users/me") {
+        Route::Handler((_, handler), params) => {
+            let request = get("GET", "/users/me", "");
+            assert_eq!(body(&handler(&request, &params)), "me ");
+        }
+        other => panic!("the literal route still wins: {other:?}"),
+    }
+    match mapped.lookup(Method::Get, "/static/a.txt") {
+        Route::Static(files, tail) => assert_eq!((files.root(), tail), (dir.path(), "/a.txt")),
+        other => panic!("the mount is kept: {other:?}"),
+    }
+}
