@@ -4,16 +4,19 @@ mod support;
 
 use std::io::Write;
 
-use support::{docroot, exchange, read_reply, Reply, TestServer};
+use support::http::{exchange, read_reply, Reply};
+use support::{docroot, TestServer};
 use web_server::admin::AdminConfig;
 use web_server::http::Router;
 use web_server::server::ServerConfig;
 
 const TOKEN: &str = "test-admin-token-0123456789";
 
-fn config(token: Option<&str>, allow_kill: bool) -> ServerConfig {
-    ServerConfig {
-        docroot: Some(docroot(&[("a.txt", b"alpha")])),
+/// A server with the admin endpoint, serving `a.txt`.
+fn start(token: Option<&str>, allow_kill: bool) -> TestServer {
+    let root = docroot(&[("a.txt", b"alpha")]);
+    let config = ServerConfig {
+        docroot: Some(root.to_path_buf()),
         workers: 2,
         admin: Some(AdminConfig {
             bind: "127.0.0.1:0".parse().unwrap(),
@@ -22,7 +25,8 @@ fn config(token: Option<&str>, allow_kill: bool) -> ServerConfig {
         }),
         config_text: "[admin]\ntoken = \"<redacted>\"\n".to_owned(),
         ..ServerConfig::default()
-    }
+    };
+    TestServer::start(config, Router::new).keeping(root)
 }
 
 fn admin_get(server: &TestServer, path: &str, auth: Option<&str>) -> Reply {
@@ -62,7 +66,7 @@ fn find<'v>(node: &'v serde_json::Value, id: &str) -> Option<&'v serde_json::Val
 
 #[test]
 fn tree_json_has_every_seed_node_and_listener_info() {
-    let server = TestServer::start(config(None, true), Router::new);
+    let server = start(None, true);
     let tree = tree_json(&server, "");
     for id in [
         "web_server_sup",
@@ -103,7 +107,7 @@ fn tree_json_has_every_seed_node_and_listener_info() {
 
 #[test]
 fn connections_are_summarised_unless_all_are_asked_for() {
-    let server = TestServer::start(config(None, true), Router::new);
+    let server = start(None, true);
     let mut conns: Vec<_> = (0..3).map(|_| server.connect()).collect();
     for conn in &mut conns {
         assert_eq!(
@@ -142,7 +146,7 @@ fn connections_are_summarised_unless_all_are_asked_for() {
 
 #[test]
 fn kill_restarts_the_actor_and_the_tree_shows_it() {
-    let server = TestServer::start(config(None, true), Router::new);
+    let server = start(None, true);
     let killed = admin_post(&server, "/admin/actors/web_server_cache/kill", None);
     assert_eq!(
         killed.status,
@@ -181,7 +185,7 @@ fn kill_restarts_the_actor_and_the_tree_shows_it() {
 
 #[test]
 fn kill_is_forbidden_when_not_allowed() {
-    let server = TestServer::start(config(None, false), Router::new);
+    let server = start(None, false);
     assert_eq!(
         admin_post(&server, "/admin/actors/web_server_cache/kill", None).status,
         403
@@ -195,7 +199,7 @@ fn kill_is_forbidden_when_not_allowed() {
 
 #[test]
 fn token_guards_every_route_but_the_probes() {
-    let server = TestServer::start(config(Some(TOKEN), true), Router::new);
+    let server = start(Some(TOKEN), true);
     assert_eq!(admin_get(&server, "/health", None).status, 200);
     assert_eq!(
         admin_get(&server, "/ready", None).status,
@@ -246,7 +250,7 @@ fn token_guards_every_route_but_the_probes() {
 
 #[test]
 fn ready_health_and_config() {
-    let server = TestServer::start(config(None, true), Router::new);
+    let server = start(None, true);
     let health = admin_get(&server, "/health", None);
     assert_eq!((health.status, health.body.as_slice()), (200, &b"ok\n"[..]));
     assert_eq!(admin_get(&server, "/ready", None).status, 200);
@@ -263,7 +267,7 @@ fn ready_health_and_config() {
 
 #[test]
 fn ready_comes_back_after_a_listener_restart() {
-    let server = TestServer::start(config(None, true), Router::new);
+    let server = start(None, true);
     // Readiness is read from the listener's live flag: after a kill it must come back.
     assert_eq!(
         admin_post(&server, "/admin/actors/web_server_tcp_listener/kill", None).status,
