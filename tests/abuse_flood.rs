@@ -17,9 +17,11 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use support::abuse::{assert_no_leaks, profile_config, read_until_close, require_fds, serial};
+use support::abuse::{
+    assert_no_leaks, idle_baseline, profile_config, read_until_close, require_fds, serial,
+};
 use support::http::{assert_serves, connect, read_reply, try_send, ReplyReader};
-use support::proc::{close_wait, kib, open_fds, rss_bytes};
+use support::proc::{close_wait, kib, rss_bytes};
 use support::temp::TempDir;
 use support::{eventually, TestServer, WAIT};
 use web_server::http::{Response, Router, StatusCode};
@@ -76,9 +78,7 @@ fn connection_flood(config: ServerConfig, count: usize, silent_every: usize) -> 
     let header_timeout = config.connection.header_timeout;
     let server = TestServer::start(config, router);
     assert_serves(server.addr, "/a.txt", b"alpha");
-    assert_no_leaks(&server, usize::MAX);
-    let baseline_fds = open_fds(std::process::id());
-    let baseline_rss = rss_bytes(std::process::id());
+    let (baseline_fds, baseline_rss) = idle_baseline(&server);
 
     let began = Instant::now();
     let (flood, refused) = open_flood(server.addr, count);
@@ -217,9 +217,7 @@ fn pipelined_floods_are_answered_in_order_with_bounded_memory() {
     config.connection.max_keepalive_requests = 2 * PIPELINED as u64;
     let server = TestServer::start(config, router);
     assert_serves(server.addr, "/a.txt", b"alpha");
-    assert_no_leaks(&server, usize::MAX);
-    let baseline_fds = open_fds(std::process::id());
-    let baseline_rss = rss_bytes(std::process::id());
+    let (baseline_fds, baseline_rss) = idle_baseline(&server);
 
     let began = Instant::now();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

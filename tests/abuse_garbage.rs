@@ -11,9 +11,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use support::abuse::{assert_no_leaks, send_and_receive, serial, Xorshift};
+use support::abuse::{assert_no_leaks, idle_baseline, send_and_receive, serial, Xorshift};
 use support::http::{assert_serves, get, status_codes};
-use support::proc::open_fds;
 use support::TestServer;
 use web_server::http::{Response, Router, StatusCode};
 use web_server::server::ServerConfig;
@@ -235,8 +234,7 @@ fn a_thousand_garbage_requests_leave_the_server_alive_and_serving() {
     let seed = seed();
     let server = start();
     assert_serves(server.addr, "/a.txt", b"alpha");
-    assert_no_leaks(&server, usize::MAX);
-    let baseline_fds = open_fds(std::process::id());
+    let (baseline_fds, _) = idle_baseline(&server);
 
     let mut rng = Xorshift::new(seed);
     let cases: Vec<(usize, Vec<u8>)> = (0..CASES).map(|i| (i, generate(&mut rng))).collect();

@@ -9,11 +9,14 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use support::abuse::{assert_no_leaks, read_until_close, send_and_receive, serial, Received};
+use support::abuse::{
+    assert_no_leaks, idle_baseline, read_until_close, send_and_receive, serial, upload_router,
+    Received,
+};
 use support::http::{assert_serves, connect, split_replies};
-use support::proc::{kib, open_fds, rss_bytes};
+use support::proc::{kib, rss_bytes};
 use support::{TestServer, WAIT};
-use web_server::http::{Limits, Response, Router, StatusCode};
+use web_server::http::Limits;
 use web_server::server::ServerConfig;
 
 fn start() -> TestServer {
@@ -25,16 +28,7 @@ fn start() -> TestServer {
         ..ServerConfig::default()
     };
     config.connection.limits = Limits::default();
-    TestServer::start(config, || {
-        let mut router = Router::new();
-        router
-            .post("/upload", |_req, _params| {
-                Response::text(StatusCode::OK, "stored\n")
-            })
-            .unwrap();
-        router
-    })
-    .keeping(root)
+    TestServer::start(config, upload_router).keeping(root)
 }
 
 /// One answer with a status in `allowed`, announcing and doing the close.
@@ -204,9 +198,7 @@ fn memory_stays_bounded_under_many_endless_streams() {
     const ATTACKERS: usize = 32;
     let server = start();
     assert_serves(server.addr, "/a.txt", b"alpha");
-    assert_no_leaks(&server, usize::MAX);
-    let baseline_fds = open_fds(std::process::id());
-    let baseline = rss_bytes(std::process::id());
+    let (baseline_fds, baseline) = idle_baseline(&server);
     let sampler = std::thread::spawn(|| {
         let mut peak = 0;
         let began = Instant::now();

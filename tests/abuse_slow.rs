@@ -13,14 +13,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::abuse::{
-    assert_no_leaks, close_times, content, profile_config, require_fds, serial, trickle,
-    NormalClient, Trickled,
+    assert_no_leaks, close_times, content, idle_baseline, profile_config, require_fds, serial,
+    trickle, upload_router, NormalClient, Trickled,
 };
 use support::http::{assert_serves, connect, read_reply, status_codes};
-use support::proc::{kib, open_fds, rss_bytes};
+use support::proc::{kib, rss_bytes};
 use support::temp::TempDir;
 use support::{eventually, TestServer, WAIT};
-use web_server::http::{Response, Router, StatusCode};
+
 use web_server::server::ServerConfig;
 
 /// A head that never ends: the trickle sends it one byte at a time.
@@ -30,16 +30,6 @@ const ENDLESS_HEAD: &[u8] = b"GET /a.txt HTTP/1.1\r\nHost: t\r\nX-Slowloris: \
 /// A request declaring a 1 MiB body, which then arrives one byte at a time.
 const SLOW_BODY_HEAD: &[u8] =
     b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n";
-
-fn router() -> Router {
-    let mut router = Router::new();
-    router
-        .post("/upload", |_req, _params| {
-            Response::text(StatusCode::OK, "stored\n")
-        })
-        .unwrap();
-    router
-}
 
 fn site(extra: &[(&str, &[u8])]) -> TempDir {
     let mut files = vec![("a.txt", &b"alpha"[..])];
@@ -107,7 +97,7 @@ fn slowloris(
     slack: Duration,
 ) -> String {
     let header_timeout = config.connection.header_timeout;
-    let server = TestServer::start(config, router);
+    let server = TestServer::start(config, upload_router);
     let normal = NormalClient::start(server.addr, "/a.txt", b"alpha");
     let limit = header_timeout + slack + WAIT;
     let results = trickle(server.addr, connections, b"", ENDLESS_HEAD, interval, limit);
@@ -162,7 +152,7 @@ fn slow_body(
     slack: Duration,
 ) -> String {
     let body_timeout = config.connection.body_timeout;
-    let server = TestServer::start(config, router);
+    let server = TestServer::start(config, upload_router);
     let normal = NormalClient::start(server.addr, "/a.txt", b"alpha");
     let results = trickle(
         server.addr,
@@ -215,7 +205,7 @@ fn slow_body_long_200_connections_one_byte_every_2_s() {
 
 fn slow_readers(config: ServerConfig, connections: usize, file_len: usize) -> String {
     let send_timeout = config.connection.send_timeout;
-    let server = TestServer::start(config, router);
+    let server = TestServer::start(config, upload_router);
     // Warm up what the first requests set up once (blocking pool, cache, date), so the
     // baseline holds it.
     assert_serves(server.addr, "/a.txt", b"alpha");
@@ -225,9 +215,7 @@ fn slow_readers(config: ServerConfig, connections: usize, file_len: usize) -> St
         .unwrap();
     assert_eq!(read_reply(&mut ranged, false).status, 206);
     drop(ranged);
-    assert_no_leaks(&server, usize::MAX);
-    let baseline_fds = open_fds(std::process::id());
-    let baseline_rss = rss_bytes(std::process::id());
+    let (baseline_fds, baseline_rss) = idle_baseline(&server);
 
     let normal = NormalClient::start(server.addr, "/a.txt", b"alpha");
     let began = Instant::now();

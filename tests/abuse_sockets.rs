@@ -12,11 +12,11 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use support::abuse::{assert_no_leaks, content, read_until_close, reset, serial};
+use support::abuse::{assert_no_leaks, content, read_until_close, reset, serial, upload_router};
 use support::http::{assert_serves, connect, read_head, read_reply, split_replies};
 use support::proc::{close_wait, open_fds, tcp_states};
 use support::{eventually, TestServer, WAIT};
-use web_server::http::{Response, Router, StatusCode};
+
 use web_server::server::ServerConfig;
 
 const PER_SCENARIO: usize = 20;
@@ -36,16 +36,7 @@ fn start() -> (TestServer, Vec<u8>) {
     config.connection.body_timeout = Duration::from_secs(30);
     config.connection.keepalive_timeout = Duration::from_secs(30);
     config.connection.send_timeout = Duration::from_secs(30);
-    let server = TestServer::start(config, || {
-        let mut router = Router::new();
-        router
-            .post("/upload", |_req, _params| {
-                Response::text(StatusCode::OK, "stored\n")
-            })
-            .unwrap();
-        router
-    })
-    .keeping(root);
+    let server = TestServer::start(config, upload_router).keeping(root);
     (server, big)
 }
 

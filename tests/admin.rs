@@ -5,8 +5,7 @@ mod support;
 use std::io::Write;
 
 use support::http::{exchange, read_reply, Reply};
-use support::{docroot, TestServer};
-use web_server::admin::AdminConfig;
+use support::{docroot, find_node, TestServer};
 use web_server::http::Router;
 use web_server::server::ServerConfig;
 
@@ -18,11 +17,7 @@ fn start(token: Option<&str>, allow_kill: bool) -> TestServer {
     let config = ServerConfig {
         docroot: Some(root.to_path_buf()),
         workers: 2,
-        admin: Some(AdminConfig {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            token: token.map(str::to_owned),
-            allow_kill,
-        }),
+        admin: Some(support::admin_on_loopback(token, allow_kill)),
         config_text: "[admin]\ntoken = \"<redacted>\"\n".to_owned(),
         ..ServerConfig::default()
     };
@@ -54,16 +49,6 @@ fn tree_json(server: &TestServer, query: &str) -> serde_json::Value {
     serde_json::from_slice(&reply.body).unwrap()
 }
 
-fn find<'v>(node: &'v serde_json::Value, id: &str) -> Option<&'v serde_json::Value> {
-    if node["id"] == id {
-        return Some(node);
-    }
-    node["children"]
-        .as_array()?
-        .iter()
-        .find_map(|c| find(c, id))
-}
-
 #[test]
 fn tree_json_has_every_seed_node_and_listener_info() {
     let server = start(None, true);
@@ -78,7 +63,7 @@ fn tree_json_has_every_seed_node_and_listener_info() {
         "web_server_metrics_sup",
         "web_server_metrics",
     ] {
-        let node = find(&tree, id).unwrap_or_else(|| panic!("{id} in {tree}"));
+        let node = find_node(&tree, id).unwrap_or_else(|| panic!("{id} in {tree}"));
         for field in [
             "kind",
             "status",
@@ -91,7 +76,7 @@ fn tree_json_has_every_seed_node_and_listener_info() {
             assert!(!node[field].is_null(), "{id}.{field}");
         }
     }
-    let partition = find(&tree, "web_server_tcp_acceptor_sup/0").unwrap();
+    let partition = find_node(&tree, "web_server_tcp_acceptor_sup/0").unwrap();
     assert_eq!(partition["dynamic"]["child_id"], "web_server_tcp_acceptor");
     assert_eq!(partition["supervisor"]["strategy"], "simple_one_for_one");
     let root = &tree["supervisor"];
@@ -99,7 +84,7 @@ fn tree_json_has_every_seed_node_and_listener_info() {
         (root["strategy"].as_str(), root["intensity"].as_u64()),
         (Some("one_for_one"), Some(3))
     );
-    let listener = &find(&tree, "web_server_tcp_listener").unwrap()["listener"];
+    let listener = &find_node(&tree, "web_server_tcp_listener").unwrap()["listener"];
     assert_eq!(listener["addresses"][0], server.addr.to_string());
     assert_eq!(listener["max_connections"], 10_000);
     assert!(listener["accepting"].as_bool().unwrap());
@@ -119,7 +104,8 @@ fn connections_are_summarised_unless_all_are_asked_for() {
     let count = |tree: &serde_json::Value| -> u64 {
         (0..2)
             .map(|w| {
-                find(tree, &format!("web_server_tcp_acceptor_sup/{w}")).unwrap()["dynamic"]["count"]
+                find_node(tree, &format!("web_server_tcp_acceptor_sup/{w}")).unwrap()["dynamic"]
+                    ["count"]
                     .as_u64()
                     .unwrap()
             })
@@ -127,7 +113,7 @@ fn connections_are_summarised_unless_all_are_asked_for() {
     };
     assert_eq!(count(&tree), 3);
     assert!(
-        find(&tree, "web_server_tcp_acceptor_sup/0").unwrap()["children"]
+        find_node(&tree, "web_server_tcp_acceptor_sup/0").unwrap()["children"]
             .as_array()
             .unwrap()
             .is_empty()
@@ -135,7 +121,7 @@ fn connections_are_summarised_unless_all_are_asked_for() {
     let all = tree_json(&server, "?connections=all");
     let listed: usize = (0..2)
         .map(|w| {
-            find(&all, &format!("web_server_tcp_acceptor_sup/{w}")).unwrap()["children"]
+            find_node(&all, &format!("web_server_tcp_acceptor_sup/{w}")).unwrap()["children"]
                 .as_array()
                 .unwrap()
                 .len()
@@ -156,11 +142,11 @@ fn kill_restarts_the_actor_and_the_tree_shows_it() {
     );
     let tree = tree_json(&server, "");
     assert_eq!(
-        find(&tree, "web_server_cache").unwrap()["restarts_total"],
+        find_node(&tree, "web_server_cache").unwrap()["restarts_total"],
         1
     );
     assert_eq!(
-        find(&tree, "web_server_cache").unwrap()["status"],
+        find_node(&tree, "web_server_cache").unwrap()["status"],
         "running"
     );
     let encoded = admin_post(
@@ -192,7 +178,7 @@ fn kill_is_forbidden_when_not_allowed() {
     );
     let tree = tree_json(&server, "");
     assert_eq!(
-        find(&tree, "web_server_cache").unwrap()["restarts_total"],
+        find_node(&tree, "web_server_cache").unwrap()["restarts_total"],
         0
     );
 }

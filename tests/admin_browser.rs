@@ -9,7 +9,6 @@ use std::process::Command;
 
 use support::temp::TempDir;
 use support::{docroot, TestServer};
-use web_server::admin::AdminConfig;
 use web_server::http::Router;
 use web_server::server::ServerConfig;
 
@@ -70,11 +69,7 @@ fn tree_page_draws_the_nine_seed_nodes() {
         ServerConfig {
             docroot: Some(root.to_path_buf()),
             workers: 2,
-            admin: Some(AdminConfig {
-                bind: "127.0.0.1:0".parse().unwrap(),
-                token: None,
-                allow_kill: true,
-            }),
+            admin: Some(support::admin_on_loopback(None, true)),
             ..ServerConfig::default()
         },
         Router::new,

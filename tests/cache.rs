@@ -11,7 +11,6 @@ use std::time::Duration;
 use support::http::{exchange, read_reply};
 use support::temp::TempDir;
 use support::{docroot, eventually, TestServer, WAIT};
-use web_server::admin::AdminConfig;
 use web_server::cache::CacheOptions;
 use web_server::http::Router;
 use web_server::server::ServerConfig;
@@ -23,11 +22,7 @@ fn config(files: &[(&str, &[u8])], cache: CacheOptions) -> (ServerConfig, TempDi
         docroot: Some(root.to_path_buf()),
         workers: 2,
         cache,
-        admin: Some(AdminConfig {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            token: None,
-            allow_kill: true,
-        }),
+        admin: Some(support::admin_on_loopback(None, true)),
         ..ServerConfig::default()
     };
     (config, root)

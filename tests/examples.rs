@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use support::find_node;
 use support::http::{closing_request, read_whole, send_closing, Reply};
 use support::process::{Running, WAIT};
 
@@ -69,16 +70,6 @@ fn call(addr: SocketAddr, method: &str, path: &str, body: &str) -> Reply {
     send_closing(addr, &closing_request(method, path, body))
 }
 
-fn find<'v>(node: &'v serde_json::Value, id: &str) -> Option<&'v serde_json::Value> {
-    if node["id"] == id {
-        return Some(node);
-    }
-    node["children"]
-        .as_array()?
-        .iter()
-        .find_map(|child| find(child, id))
-}
-
 #[test]
 fn embed_in_actix_app_serves_its_actor_and_the_site_and_survives_a_kill() {
     let mut app = Example::start(
@@ -136,9 +127,9 @@ fn embed_in_actix_app_serves_its_actor_and_the_site_and_survives_a_kill() {
     );
 
     let tree = call(admin, "GET", "/admin/tree", "").json();
-    let web_server_sup = find(&tree, "web_server_sup").expect("the root");
-    let kv_sup = find(web_server_sup, "kv_sup").expect("kv_sup under web_server_sup");
-    let store = find(kv_sup, "kv_store").expect("kv_store under kv_sup");
+    let web_server_sup = find_node(&tree, "web_server_sup").expect("the root");
+    let kv_sup = find_node(web_server_sup, "kv_sup").expect("kv_sup under web_server_sup");
+    let store = find_node(kv_sup, "kv_store").expect("kv_store under kv_sup");
     assert_eq!(store["restarts_total"], 1, "{store}");
     assert_eq!(store["status"], "running");
 

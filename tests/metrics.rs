@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use prometheus_parse::{Scrape, Value};
 use support::http::exchange;
 use support::{docroot, TestServer, WAIT};
-use web_server::admin::AdminConfig;
 use web_server::http::Router;
 use web_server::metrics::{LATENCY_BUCKETS, METRICS_ID, METRICS_SUP_ID};
 use web_server::server::ServerConfig;
@@ -38,11 +37,7 @@ fn start() -> TestServer {
     let config = ServerConfig {
         docroot: Some(root.to_path_buf()),
         workers: 2,
-        admin: Some(AdminConfig {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            token: None,
-            allow_kill: true,
-        }),
+        admin: Some(support::admin_on_loopback(None, true)),
         ..ServerConfig::default()
     };
     TestServer::start(config, Router::new).keeping(root)

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use support::http::exchange;
 use support::{docroot, TestServer, WAIT};
-use web_server::admin::AdminConfig;
 use web_server::http::{Method, Router};
 use web_server::metrics as server_metrics;
 use web_server::server::ServerConfig;
@@ -19,11 +18,7 @@ fn start() -> TestServer {
     let config = ServerConfig {
         docroot: Some(root.to_path_buf()),
         workers: 1,
-        admin: Some(AdminConfig {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            token: None,
-            allow_kill: false,
-        }),
+        admin: Some(support::admin_on_loopback(None, false)),
         ..ServerConfig::default()
     };
     TestServer::start(config, Router::new).keeping(root)

@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::http::{connect, try_send};
-use super::proc::{close_wait, fd_soft_limit, open_fds};
+use super::proc::{close_wait, fd_soft_limit, open_fds, rss_bytes};
 use super::{eventually, WAIT};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -41,6 +41,26 @@ pub fn require_fds(needed: u64) {
          process) but the soft limit is {limit}: run it after `ulimit -n {}`",
         needed.next_power_of_two().max(4096)
     );
+}
+
+/// Waits until the server is idle (see [`assert_no_leaks`]), then measures what an attack is
+/// compared with: this process's open descriptors and resident memory.
+pub fn idle_baseline(server: &super::TestServer) -> (usize, u64) {
+    assert_no_leaks(server, usize::MAX);
+    let pid = std::process::id();
+    (open_fds(pid), rss_bytes(pid))
+}
+
+/// The routes of the abuse targets: `POST /upload` answers `stored`, whatever it sent.
+pub fn upload_router() -> web_server::http::Router {
+    use web_server::http::{Response, Router, StatusCode};
+    let mut router = Router::new();
+    router
+        .post("/upload", |_req, _params| {
+            Response::text(StatusCode::OK, "stored\n")
+        })
+        .unwrap();
+    router
 }
 
 /// Waits until the server holds no connection, this process's descriptors are back to

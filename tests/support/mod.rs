@@ -17,6 +17,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use web_server::admin::AdminConfig;
 use web_server::http::Router;
 use web_server::server::{Server, ServerConfig};
 use web_server::supervision::NodeSnapshot;
@@ -179,4 +180,24 @@ impl Drop for TestServer {
 /// directory. Keep it until the server serving it has stopped.
 pub fn docroot(files: &[(&str, &[u8])]) -> TempDir {
     TempDir::with_files("docroot", files)
+}
+
+/// The admin endpoint on a loopback port the kernel picks.
+pub fn admin_on_loopback(token: Option<&str>, allow_kill: bool) -> AdminConfig {
+    AdminConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        token: token.map(str::to_owned),
+        allow_kill,
+    }
+}
+
+/// The node `id` in a supervision tree as `/admin/tree` gives it (JSON), searched depth first.
+pub fn find_node<'v>(node: &'v serde_json::Value, id: &str) -> Option<&'v serde_json::Value> {
+    if node["id"] == id {
+        return Some(node);
+    }
+    node["children"]
+        .as_array()?
+        .iter()
+        .find_map(|child| find_node(child, id))
 }
