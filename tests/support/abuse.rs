@@ -3,9 +3,10 @@
 //! runs, trickling attackers, and raw clients that read until the server closes.
 //!
 //! The server under test runs in this process ([`super::TestServer`]), so this process's
-//! measurements ([`super::proc`] with [`std::process::id`]) measure it (plus the test's own clients, which are counted in the baselines). Tests that measure
-//! process-wide quantities take [`serial`] so that other tests of the same binary do not disturb
-//! them; cargo runs test binaries one at a time.
+//! measurements ([`super::proc`] with [`std::process::id`]) measure it, plus the test's own
+//! clients, which are counted in the baselines. Tests that measure process-wide quantities take
+//! [`serial`] so that other tests of the same binary do not disturb them; cargo runs test
+//! binaries one at a time.
 
 #![allow(dead_code)]
 

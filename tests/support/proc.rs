@@ -1,6 +1,7 @@
 //! Measurements of a process through `/proc` (resident memory, threads, open descriptors) and
-//! of the kernel's TCP sockets, for the tests that check nothing leaks. Each takes a process id:
-//! [`std::process::id`] for a server running inside the test, the child's for the binary.
+//! of the kernel's TCP sockets, for the tests that check nothing leaks. The process measurements
+//! take a process id: [`std::process::id`] for a server running inside the test, the child's for
+//! the binary.
 
 use std::time::{Duration, Instant};
 
