@@ -18,10 +18,12 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use support::abuse::{
-    assert_no_leaks, close_wait, connect, eventually, get, get_once, kib, open_fds, profile_config,
-    read_until_close, require_fds, rss_bytes, serial, ResponseReader,
+    assert_no_leaks, idle_baseline, profile_config, read_until_close, require_fds, serial,
 };
-use support::{read_reply, TestServer, WAIT};
+use support::http::{assert_serves, connect, read_reply, try_send, ReplyReader};
+use support::proc::{close_wait, kib, rss_bytes};
+use support::temp::TempDir;
+use support::{eventually, TestServer, WAIT};
 use web_server::http::{Response, Router, StatusCode};
 use web_server::server::ServerConfig;
 
@@ -35,7 +37,7 @@ fn router() -> Router {
     router
 }
 
-fn site() -> std::path::PathBuf {
+fn site() -> TempDir {
     support::docroot(&[("a.txt", b"alpha")])
 }
 
@@ -75,10 +77,8 @@ fn connection_flood(config: ServerConfig, count: usize, silent_every: usize) -> 
     let limit = config.max_connections;
     let header_timeout = config.connection.header_timeout;
     let server = TestServer::start(config, router);
-    assert_eq!(get(server.addr, "/a.txt"), (200, b"alpha".to_vec()));
-    assert_no_leaks(&server, usize::MAX);
-    let baseline_fds = open_fds();
-    let baseline_rss = rss_bytes();
+    assert_serves(server.addr, "/a.txt", b"alpha");
+    let (baseline_fds, baseline_rss) = idle_baseline(&server);
 
     let began = Instant::now();
     let (flood, refused) = open_flood(server.addr, count);
@@ -95,7 +95,7 @@ fn connection_flood(config: ServerConfig, count: usize, silent_every: usize) -> 
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    let flood_rss = rss_bytes();
+    let flood_rss = rss_bytes(std::process::id());
     let per_connection = flood_rss.saturating_sub(baseline_rss) / count as u64;
 
     // A normal client arrives now: it waits in the backlog, neither refused nor dropped.
@@ -113,8 +113,8 @@ fn connection_flood(config: ServerConfig, count: usize, silent_every: usize) -> 
     let reply = read_reply(&mut queued, false);
     assert_eq!((reply.status, reply.body.as_slice()), (200, &b"alpha"[..]));
     let resumed_after = queued_at.elapsed();
-    let fresh = get_once(server.addr, "GET /n/1 HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-    assert_eq!(fresh, (200, b"1".to_vec()));
+    let fresh = try_send(server.addr, "GET /n/1 HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    assert_eq!((fresh.status, fresh.body.as_slice()), (200, &b"1"[..]));
     drop(queued);
 
     // All closed eventually: the silent ones by the header timeout, a batch of `limit` at a time.
@@ -155,8 +155,9 @@ fn connection_flood(config: ServerConfig, count: usize, silent_every: usize) -> 
 fn a_connection_flood_is_held_at_max_connections_and_service_resumes() {
     let _serial = serial();
     require_fds(800);
+    let root = site();
     let mut config = ServerConfig {
-        docroot: Some(site()),
+        docroot: Some(root.to_path_buf()),
         workers: 2,
         max_connections: 64,
         shutdown_timeout: Duration::from_secs(1),
@@ -173,7 +174,8 @@ fn a_connection_flood_is_held_at_max_connections_and_service_resumes() {
 fn connection_flood_long_5000_connections() {
     let _serial = serial();
     require_fds(8_192);
-    let mut config = profile_config("test", &site());
+    let root = site();
+    let mut config = profile_config("test", &root);
     // The kernel's accept queue must hold the flood beyond the limit (somaxconn caps it).
     config.backlog = 4096;
     config.shutdown_timeout = Duration::from_secs(1);
@@ -205,18 +207,17 @@ fn nth(i: usize) -> (String, Vec<u8>) {
 #[test]
 fn pipelined_floods_are_answered_in_order_with_bounded_memory() {
     let _serial = serial();
+    let root = site();
     let mut config = ServerConfig {
-        docroot: Some(site()),
+        docroot: Some(root.to_path_buf()),
         workers: 2,
         shutdown_timeout: Duration::from_secs(1),
         ..ServerConfig::default()
     };
     config.connection.max_keepalive_requests = 2 * PIPELINED as u64;
     let server = TestServer::start(config, router);
-    assert_eq!(get(server.addr, "/a.txt"), (200, b"alpha".to_vec()));
-    assert_no_leaks(&server, usize::MAX);
-    let baseline_fds = open_fds();
-    let baseline_rss = rss_bytes();
+    assert_serves(server.addr, "/a.txt", b"alpha");
+    let (baseline_fds, baseline_rss) = idle_baseline(&server);
 
     let began = Instant::now();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -225,7 +226,7 @@ fn pipelined_floods_are_answered_in_order_with_bounded_memory() {
         move || {
             let mut peak = 0;
             while !done.load(std::sync::atomic::Ordering::Acquire) {
-                peak = peak.max(rss_bytes());
+                peak = peak.max(rss_bytes(std::process::id()));
                 std::thread::sleep(Duration::from_millis(10));
             }
             peak
@@ -248,10 +249,10 @@ fn pipelined_floods_are_answered_in_order_with_bounded_memory() {
                     }
                     writer.write_all(batch.as_bytes()).unwrap();
                 });
-                let mut reader = ResponseReader::new(stream);
+                let mut reader = ReplyReader::new(stream);
                 for i in 0..PIPELINED {
                     let response = reader
-                        .next_response()
+                        .next_reply()
                         .unwrap_or_else(|err| panic!("answer {i}: {err}"));
                     assert_eq!(response.status, 200, "answer {i}");
                     assert_eq!(response.body, nth(i).1, "answer {i} out of order");

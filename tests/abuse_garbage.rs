@@ -11,9 +11,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use support::abuse::{
-    assert_no_leaks, get, open_fds, send_and_receive, serial, status_codes, Xorshift,
-};
+use support::abuse::{assert_no_leaks, idle_baseline, send_and_receive, serial, Xorshift};
+use support::http::{assert_serves, get, status_codes};
 use support::TestServer;
 use web_server::http::{Response, Router, StatusCode};
 use web_server::server::ServerConfig;
@@ -132,12 +131,13 @@ fn mutate(rng: &mut Xorshift, bytes: &mut Vec<u8>) {
 }
 
 fn start() -> TestServer {
+    let root = support::docroot(&[
+        ("a.txt", b"alpha"),
+        ("index.html", b"<h1>home</h1>"),
+        ("sub/index.html", b"sub"),
+    ]);
     let mut config = ServerConfig {
-        docroot: Some(support::docroot(&[
-            ("a.txt", b"alpha"),
-            ("index.html", b"<h1>home</h1>"),
-            ("sub/index.html", b"sub"),
-        ])),
+        docroot: Some(root.to_path_buf()),
         workers: 2,
         shutdown_timeout: Duration::from_secs(1),
         ..ServerConfig::default()
@@ -165,6 +165,7 @@ fn start() -> TestServer {
             .unwrap();
         router
     })
+    .keeping(root)
 }
 
 fn seed() -> u64 {
@@ -232,9 +233,8 @@ fn a_thousand_garbage_requests_leave_the_server_alive_and_serving() {
     let _serial = serial();
     let seed = seed();
     let server = start();
-    assert_eq!(get(server.addr, "/a.txt"), (200, b"alpha".to_vec()));
-    assert_no_leaks(&server, usize::MAX);
-    let baseline_fds = open_fds();
+    assert_serves(server.addr, "/a.txt", b"alpha");
+    let (baseline_fds, _) = idle_baseline(&server);
 
     let mut rng = Xorshift::new(seed);
     let cases: Vec<(usize, Vec<u8>)> = (0..CASES).map(|i| (i, generate(&mut rng))).collect();
@@ -245,9 +245,9 @@ fn a_thousand_garbage_requests_leave_the_server_alive_and_serving() {
             *statuses.entry(code).or_insert(0) += count;
         }
         // Alive and serving between batches.
-        assert_eq!(get(server.addr, "/a.txt"), (200, b"alpha".to_vec()));
+        assert_serves(server.addr, "/a.txt", b"alpha");
     }
-    assert_eq!(get(server.addr, "/hello/x").0, 200);
+    assert_eq!(get(server.addr, "/hello/x").status, 200);
     let tree = server.snapshot();
     for node in tree.walk() {
         if node.dynamic.is_none() {

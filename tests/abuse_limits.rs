@@ -10,35 +10,30 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use support::abuse::{
-    assert_no_leaks, connect, get, kib, open_fds, read_until_close, rss_bytes, send_and_receive,
-    serial, split_responses, Received,
+    assert_no_leaks, idle_baseline, read_until_close, send_and_receive, serial, upload_router,
+    Received,
 };
+use support::http::{assert_serves, connect, split_replies};
+use support::proc::{kib, rss_bytes};
 use support::{TestServer, WAIT};
-use web_server::http::{Limits, Response, Router, StatusCode};
+use web_server::http::Limits;
 use web_server::server::ServerConfig;
 
 fn start() -> TestServer {
+    let root = support::docroot(&[("a.txt", b"alpha")]);
     let mut config = ServerConfig {
-        docroot: Some(support::docroot(&[("a.txt", b"alpha")])),
+        docroot: Some(root.to_path_buf()),
         workers: 2,
         shutdown_timeout: Duration::from_secs(1),
         ..ServerConfig::default()
     };
     config.connection.limits = Limits::default();
-    TestServer::start(config, || {
-        let mut router = Router::new();
-        router
-            .post("/upload", |_req, _params| {
-                Response::text(StatusCode::OK, "stored\n")
-            })
-            .unwrap();
-        router
-    })
+    TestServer::start(config, upload_router).keeping(root)
 }
 
 /// One answer with a status in `allowed`, announcing and doing the close.
 fn assert_rejected_and_closed(what: &str, received: &Received, allowed: &[u16]) -> u16 {
-    let (responses, rest) = split_responses(&received.bytes);
+    let (responses, rest) = split_replies(&received.bytes);
     let shown = String::from_utf8_lossy(&received.bytes[..received.bytes.len().min(300)]);
     assert_eq!(responses.len(), 1, "{what}: expected one answer: {shown}");
     assert!(rest.is_empty(), "{what}: bytes after the answer");
@@ -100,7 +95,7 @@ fn a_64_kib_request_line_is_414_and_close() {
     );
     let received = send_and_receive(server.addr, request.into_bytes(), false);
     assert_rejected_and_closed("64 KiB of empty lines first", &received, &[414, 400]);
-    assert_eq!(get(server.addr, "/a.txt"), (200, b"alpha".to_vec()));
+    assert_serves(server.addr, "/a.txt", b"alpha");
 }
 
 #[test]
@@ -112,7 +107,7 @@ fn a_1_mib_header_is_431_and_close() {
     );
     let received = send_and_receive(server.addr, request.into_bytes(), false);
     assert_rejected_and_closed("1 MiB header", &received, &[431]);
-    assert_eq!(get(server.addr, "/a.txt"), (200, b"alpha".to_vec()));
+    assert_serves(server.addr, "/a.txt", b"alpha");
 }
 
 #[test]
@@ -131,7 +126,7 @@ fn ten_thousand_headers_are_431_and_close() {
     request.push_str("\r\n");
     let received = send_and_receive(server.addr, request.into_bytes(), false);
     assert_rejected_and_closed("10,000 empty headers", &received, &[431]);
-    assert_eq!(get(server.addr, "/a.txt"), (200, b"alpha".to_vec()));
+    assert_serves(server.addr, "/a.txt", b"alpha");
 }
 
 #[test]
@@ -157,7 +152,7 @@ fn endless_header_streams_are_cut_off_and_closed() {
             kib(sent as u64)
         );
     }
-    assert_eq!(get(server.addr, "/a.txt"), (200, b"alpha".to_vec()));
+    assert_serves(server.addr, "/a.txt", b"alpha");
 }
 
 #[test]
@@ -202,15 +197,13 @@ fn memory_stays_bounded_under_many_endless_streams() {
     let _serial = serial();
     const ATTACKERS: usize = 32;
     let server = start();
-    assert_eq!(get(server.addr, "/a.txt"), (200, b"alpha".to_vec()));
-    assert_no_leaks(&server, usize::MAX);
-    let baseline_fds = open_fds();
-    let baseline = rss_bytes();
+    assert_serves(server.addr, "/a.txt", b"alpha");
+    let (baseline_fds, baseline) = idle_baseline(&server);
     let sampler = std::thread::spawn(|| {
         let mut peak = 0;
         let began = Instant::now();
         while began.elapsed() < Duration::from_secs(2) {
-            peak = peak.max(rss_bytes());
+            peak = peak.max(rss_bytes(std::process::id()));
             std::thread::sleep(Duration::from_millis(10));
         }
         peak

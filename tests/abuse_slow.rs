@@ -9,15 +9,18 @@ mod support;
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::abuse::{
-    assert_no_leaks, close_times, connect, content, eventually, fresh_dir, get, kib, open_fds,
-    profile_config, require_fds, rss_bytes, serial, status_codes, trickle, NormalClient, Trickled,
+    assert_no_leaks, close_times, content, idle_baseline, profile_config, require_fds, serial,
+    trickle, upload_router, NormalClient, Trickled,
 };
-use support::{TestServer, WAIT};
-use web_server::http::{Response, Router, StatusCode};
+use support::http::{assert_serves, connect, read_reply, status_codes};
+use support::proc::{kib, rss_bytes};
+use support::temp::TempDir;
+use support::{eventually, TestServer, WAIT};
+
 use web_server::server::ServerConfig;
 
 /// A head that never ends: the trickle sends it one byte at a time.
@@ -28,28 +31,15 @@ const ENDLESS_HEAD: &[u8] = b"GET /a.txt HTTP/1.1\r\nHost: t\r\nX-Slowloris: \
 const SLOW_BODY_HEAD: &[u8] =
     b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n";
 
-fn router() -> Router {
-    let mut router = Router::new();
-    router
-        .post("/upload", |_req, _params| {
-            Response::text(StatusCode::OK, "stored\n")
-        })
-        .unwrap();
-    router
+fn site(extra: &[(&str, &[u8])]) -> TempDir {
+    let mut files = vec![("a.txt", &b"alpha"[..])];
+    files.extend_from_slice(extra);
+    support::docroot(&files)
 }
 
-fn site(extra: &[(&str, &[u8])]) -> PathBuf {
-    let dir = fresh_dir("slow");
-    std::fs::write(dir.join("a.txt"), b"alpha").unwrap();
-    for (name, bytes) in extra {
-        std::fs::write(dir.join(name), bytes).unwrap();
-    }
-    dir
-}
-
-fn quick_config(docroot: PathBuf) -> ServerConfig {
+fn quick_config(docroot: &Path) -> ServerConfig {
     ServerConfig {
-        docroot: Some(docroot),
+        docroot: Some(docroot.to_path_buf()),
         workers: 2,
         shutdown_timeout: Duration::from_secs(1),
         ..ServerConfig::default()
@@ -107,7 +97,7 @@ fn slowloris(
     slack: Duration,
 ) -> String {
     let header_timeout = config.connection.header_timeout;
-    let server = TestServer::start(config, router);
+    let server = TestServer::start(config, upload_router);
     let normal = NormalClient::start(server.addr, "/a.txt", b"alpha");
     let limit = header_timeout + slack + WAIT;
     let results = trickle(server.addr, connections, b"", ENDLESS_HEAD, interval, limit);
@@ -128,7 +118,8 @@ fn slowloris(
 #[test]
 fn slowloris_heads_are_closed_at_the_header_timeout_while_others_are_served() {
     let _serial = serial();
-    let mut config = quick_config(site(&[]));
+    let root = site(&[]);
+    let mut config = quick_config(&root);
     config.connection.header_timeout = Duration::from_secs(1);
     let summary = slowloris(
         config,
@@ -145,7 +136,8 @@ fn slowloris_heads_are_closed_at_the_header_timeout_while_others_are_served() {
 fn slowloris_long_500_connections_one_byte_every_2_s() {
     let _serial = serial();
     require_fds(1_200);
-    let config = profile_config("test", &site(&[]));
+    let root = site(&[]);
+    let config = profile_config("test", &root);
     let summary = slowloris(config, 500, Duration::from_secs(2), Duration::from_secs(2));
     eprintln!("{summary}");
 }
@@ -160,7 +152,7 @@ fn slow_body(
     slack: Duration,
 ) -> String {
     let body_timeout = config.connection.body_timeout;
-    let server = TestServer::start(config, router);
+    let server = TestServer::start(config, upload_router);
     let normal = NormalClient::start(server.addr, "/a.txt", b"alpha");
     let results = trickle(
         server.addr,
@@ -184,7 +176,8 @@ fn slow_body(
 #[test]
 fn slow_bodies_are_answered_408_within_the_body_timeout() {
     let _serial = serial();
-    let mut config = quick_config(site(&[]));
+    let root = site(&[]);
+    let mut config = quick_config(&root);
     config.connection.body_timeout = Duration::from_secs(1);
     let summary = slow_body(
         config,
@@ -201,7 +194,8 @@ fn slow_bodies_are_answered_408_within_the_body_timeout() {
 fn slow_body_long_200_connections_one_byte_every_2_s() {
     let _serial = serial();
     require_fds(600);
-    let config = profile_config("test", &site(&[]));
+    let root = site(&[]);
+    let config = profile_config("test", &root);
     let summary = slow_body(config, 200, Duration::from_secs(2), Duration::from_secs(3));
     eprintln!("{summary}");
 }
@@ -211,20 +205,17 @@ fn slow_body_long_200_connections_one_byte_every_2_s() {
 
 fn slow_readers(config: ServerConfig, connections: usize, file_len: usize) -> String {
     let send_timeout = config.connection.send_timeout;
-    let docroot = config.docroot.clone().unwrap();
-    let server = TestServer::start(config, router);
+    let server = TestServer::start(config, upload_router);
     // Warm up what the first requests set up once (blocking pool, cache, date), so the
     // baseline holds it.
-    assert_eq!(get(server.addr, "/a.txt"), (200, b"alpha".to_vec()));
+    assert_serves(server.addr, "/a.txt", b"alpha");
     let mut ranged = connect(server.addr);
     ranged
         .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=0-99\r\n\r\n")
         .unwrap();
-    assert_eq!(support::read_reply(&mut ranged, false).status, 206);
+    assert_eq!(read_reply(&mut ranged, false).status, 206);
     drop(ranged);
-    assert_no_leaks(&server, usize::MAX);
-    let baseline_fds = open_fds();
-    let baseline_rss = rss_bytes();
+    let (baseline_fds, baseline_rss) = idle_baseline(&server);
 
     let normal = NormalClient::start(server.addr, "/a.txt", b"alpha");
     let began = Instant::now();
@@ -245,7 +236,7 @@ fn slow_readers(config: ServerConfig, connections: usize, file_len: usize) -> St
         "the slow readers are dropped",
         send_timeout + 2 * WAIT,
         || {
-            peak = peak.max(rss_bytes());
+            peak = peak.max(rss_bytes(std::process::id()));
             let active = server.active_connections();
             most_held = most_held.max(active);
             most_held >= connections && active <= 1
@@ -267,7 +258,6 @@ fn slow_readers(config: ServerConfig, connections: usize, file_len: usize) -> St
     drop(stalled);
     assert_no_leaks(&server, baseline_fds);
     drop(server);
-    let _ = std::fs::remove_dir_all(docroot);
     format!(
         "slow readers: {connections} × GET of a {} MiB file, never read, send_timeout \
          {send_timeout:?}: all dropped {dropped_after:?} after the requests; resident memory \
@@ -284,7 +274,8 @@ fn slow_readers(config: ServerConfig, connections: usize, file_len: usize) -> St
 fn slow_readers_cost_bounded_memory_and_are_dropped_after_the_send_timeout() {
     let _serial = serial();
     const LEN: usize = 32 * 1024 * 1024;
-    let mut config = quick_config(site(&[("big.bin", &content(LEN, 7))]));
+    let root = site(&[("big.bin", &content(LEN, 7))]);
+    let mut config = quick_config(&root);
     config.connection.send_timeout = Duration::from_secs(1);
     let summary = slow_readers(config, 20, LEN);
     eprintln!("{summary}");
@@ -297,7 +288,8 @@ fn slow_readers_long_50_connections_64_mib() {
     let _serial = serial();
     require_fds(300);
     const LEN: usize = 64 * 1024 * 1024;
-    let config = profile_config("test", &site(&[("big.bin", &content(LEN, 7))]));
+    let root = site(&[("big.bin", &content(LEN, 7))]);
+    let config = profile_config("test", &root);
     let summary = slow_readers(config, 50, LEN);
     eprintln!("{summary}");
 }

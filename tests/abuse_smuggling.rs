@@ -11,7 +11,8 @@ mod support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use support::abuse::{find, send_and_receive, split_responses, Received};
+use support::abuse::{send_and_receive, Received};
+use support::http::{connect, find, read_reply, split_replies, Reply};
 use support::TestServer;
 use web_server::http::{Response, Router, StatusCode};
 use web_server::server::ServerConfig;
@@ -77,12 +78,15 @@ fn smuggled_in_a_chunk() -> String {
     format!("{:x}\r\n{SMUGGLED}\r\n0\r\n\r\n", SMUGGLED.len())
 }
 
-/// Asserts the attack was rejected with one of `allowed`, the connection closed, and nothing
-/// of the hidden request executed; returns the status.
-fn assert_rejected(target: &Target, name: &str, request: Vec<u8>, allowed: &[u16]) -> u16 {
-    let received: Received = send_and_receive(target.server.addr, request, false);
-    let (responses, rest) = split_responses(&received.bytes);
-    let shown = String::from_utf8_lossy(&received.bytes);
+/// Asserts `received` is exactly one answer and the hidden request neither ran nor was answered;
+/// returns the answers and the received bytes as text, for messages.
+fn one_answer_nothing_smuggled(
+    target: &Target,
+    name: &str,
+    received: &Received,
+) -> (Vec<Reply>, String) {
+    let (responses, rest) = split_replies(&received.bytes);
+    let shown = String::from_utf8_lossy(&received.bytes).into_owned();
     assert!(
         find(&received.bytes, MARKER).is_none(),
         "{name}: the smuggled request was answered: {shown}"
@@ -94,6 +98,14 @@ fn assert_rejected(target: &Target, name: &str, request: Vec<u8>, allowed: &[u16
     );
     assert_eq!(responses.len(), 1, "{name}: expected one answer: {shown}");
     assert!(rest.is_empty(), "{name}: bytes after the answer: {shown}");
+    (responses, shown)
+}
+
+/// Asserts the attack was rejected with one of `allowed`, the connection closed, and nothing
+/// of the hidden request executed; returns the status.
+fn assert_rejected(target: &Target, name: &str, request: Vec<u8>, allowed: &[u16]) -> u16 {
+    let received: Received = send_and_receive(target.server.addr, request, false);
+    let (responses, shown) = one_answer_nothing_smuggled(target, name, &received);
     let status = responses[0].status;
     assert!(
         allowed.contains(&status),
@@ -115,19 +127,7 @@ fn assert_rejected(target: &Target, name: &str, request: Vec<u8>, allowed: &[u16
 /// `expected`, as data: the hidden request never ran.
 fn assert_body_is_data(target: &Target, name: &str, request: Vec<u8>, expected: u16) {
     let received = send_and_receive(target.server.addr, request, true);
-    let (responses, rest) = split_responses(&received.bytes);
-    let shown = String::from_utf8_lossy(&received.bytes);
-    assert!(
-        find(&received.bytes, MARKER).is_none(),
-        "{name}: the smuggled request was answered: {shown}"
-    );
-    assert_eq!(
-        target.smuggled_calls.load(Ordering::SeqCst),
-        0,
-        "{name}: the smuggled request ran"
-    );
-    assert_eq!(responses.len(), 1, "{name}: expected one answer: {shown}");
-    assert!(rest.is_empty(), "{name}: bytes after the answer: {shown}");
+    let (responses, shown) = one_answer_nothing_smuggled(target, name, &received);
     assert_eq!(responses[0].status, expected, "{name}: {shown}");
     assert!(received.closed, "{name}: closed after the client's FIN");
 }
@@ -534,7 +534,7 @@ fn a_chunked_body_sent_in_one_write_is_answered_at_once_and_the_connection_kept(
     // that arrived whole waited for bytes that never came and was answered 408 at the body
     // timeout (or not at all after a half-close).
     let target = start();
-    let mut conn = support::abuse::connect(target.server.addr);
+    let mut conn = connect(target.server.addr);
     let request = post(
         "HTTP/1.1",
         "Transfer-Encoding: chunked\r\n",
@@ -543,7 +543,7 @@ fn a_chunked_body_sent_in_one_write_is_answered_at_once_and_the_connection_kept(
     let began = std::time::Instant::now();
     for _ in 0..3 {
         std::io::Write::write_all(&mut conn, &request).unwrap();
-        let reply = support::read_reply(&mut conn, false);
+        let reply = read_reply(&mut conn, false);
         assert_eq!(
             (reply.status, reply.body.as_slice()),
             (200, &b"submitted\n"[..])

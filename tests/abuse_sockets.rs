@@ -12,12 +12,11 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use support::abuse::{
-    assert_no_leaks, close_wait, connect, content, eventually, get, open_fds, read_until_close,
-    reset, serial, split_responses, tcp_states,
-};
-use support::{read_reply, TestServer, WAIT};
-use web_server::http::{Response, Router, StatusCode};
+use support::abuse::{assert_no_leaks, content, read_until_close, reset, serial, upload_router};
+use support::http::{assert_serves, connect, read_head, read_reply, split_replies};
+use support::proc::{close_wait, open_fds, tcp_states};
+use support::{eventually, TestServer, WAIT};
+
 use web_server::server::ServerConfig;
 
 const PER_SCENARIO: usize = 20;
@@ -25,8 +24,9 @@ const BIG: usize = 4 * 1024 * 1024;
 
 fn start() -> (TestServer, Vec<u8>) {
     let big = content(BIG, 11);
+    let root = support::docroot(&[("a.txt", b"alpha"), ("big.bin", &big)]);
     let mut config = ServerConfig {
-        docroot: Some(support::docroot(&[("a.txt", b"alpha"), ("big.bin", &big)])),
+        docroot: Some(root.to_path_buf()),
         workers: 2,
         shutdown_timeout: Duration::from_secs(1),
         ..ServerConfig::default()
@@ -36,15 +36,7 @@ fn start() -> (TestServer, Vec<u8>) {
     config.connection.body_timeout = Duration::from_secs(30);
     config.connection.keepalive_timeout = Duration::from_secs(30);
     config.connection.send_timeout = Duration::from_secs(30);
-    let server = TestServer::start(config, || {
-        let mut router = Router::new();
-        router
-            .post("/upload", |_req, _params| {
-                Response::text(StatusCode::OK, "stored\n")
-            })
-            .unwrap();
-        router
-    });
+    let server = TestServer::start(config, upload_router).keeping(root);
     (server, big)
 }
 
@@ -85,13 +77,12 @@ fn scenario(
 
 /// Reads the head of a response and `bytes` of its body.
 fn read_head_and(conn: &mut TcpStream, bytes: usize) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        conn.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 200"), "{head:?}");
+    let head = read_head(conn);
+    assert_eq!(
+        (head.version.as_str(), head.status),
+        ("HTTP/1.1", 200),
+        "{head:?}"
+    );
     let mut body = vec![0u8; bytes];
     conn.read_exact(&mut body).unwrap();
 }
@@ -105,18 +96,18 @@ fn half_closes_and_resets_anywhere_leave_no_descriptor_and_no_close_wait() {
     let _serial = serial();
     let (server, big) = start();
     // Warm up (blocking pool, cache, streaming) before taking the baseline.
-    assert_eq!(get(server.addr, "/a.txt"), (200, b"alpha".to_vec()));
+    assert_serves(server.addr, "/a.txt", b"alpha");
     let mut warm = connect(server.addr);
     send(
         &mut warm,
         b"GET /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
     );
     let received = read_until_close(&mut warm, WAIT);
-    let (responses, _) = split_responses(&received.bytes);
+    let (responses, _) = split_replies(&received.bytes);
     assert_eq!(responses[0].body, big);
     drop(warm);
     assert_no_leaks(&server, usize::MAX);
-    let baseline = open_fds();
+    let baseline = open_fds(std::process::id());
 
     let partial_head = b"GET /a.txt HTTP/1.1\r\nHo";
     let partial_body = [
@@ -196,7 +187,7 @@ fn half_closes_and_resets_anywhere_leave_no_descriptor_and_no_close_wait() {
         |mut c| {
             c.shutdown(Shutdown::Write).unwrap();
             let received = read_until_close(&mut c, WAIT);
-            let (responses, _) = split_responses(&received.bytes);
+            let (responses, _) = split_replies(&received.bytes);
             assert_eq!(responses.len(), 1, "answered despite the half-close");
             assert_eq!(responses[0].body, b"alpha");
             assert!(received.closed);
@@ -234,7 +225,7 @@ fn half_closes_and_resets_anywhere_leave_no_descriptor_and_no_close_wait() {
 
     assert_no_leaks(&server, baseline);
     let states = tcp_states(server.addr.port());
-    assert_eq!(get(server.addr, "/a.txt"), (200, b"alpha".to_vec()));
+    assert_serves(server.addr, "/a.txt", b"alpha");
     eprintln!(
         "half-close/RST: 12 scenarios × {PER_SCENARIO} connections; descriptors back to {baseline}; \
          sockets on the port afterwards (hex states): {states:02x?}"

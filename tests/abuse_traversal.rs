@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::abuse::{find, fresh_dir, send_and_receive, split_responses, Response as Reply};
+use support::abuse::send_and_receive;
+use support::http::{find, split_replies, Reply};
+use support::temp::TempDir;
 use support::{TestServer, WAIT};
 use web_server::config::CacheOptions;
 use web_server::http::static_files::fs::gzip;
@@ -28,7 +30,7 @@ use web_server::http::Router;
 use web_server::server::ServerConfig;
 
 struct Layout {
-    base: PathBuf,
+    base: TempDir,
     site: PathBuf,
     /// Every byte string whose appearance in a response is a leak.
     secrets: Vec<Vec<u8>>,
@@ -41,7 +43,7 @@ fn secret_text(tag: &str) -> Vec<u8> {
 }
 
 fn layout() -> Layout {
-    let base = fresh_dir("traversal");
+    let base = TempDir::new("traversal");
     let site = base.join("site");
     std::fs::create_dir_all(site.join("sub")).unwrap();
     std::fs::create_dir_all(base.join("site-private")).unwrap();
@@ -127,7 +129,7 @@ fn request(addr: SocketAddr, method: &str, target: &[u8], fields: &str) -> (Vec<
         "{}: the connection did not end",
         String::from_utf8_lossy(target)
     );
-    let (responses, _) = split_responses(&received.bytes);
+    let (responses, _) = split_replies(&received.bytes);
     (responses, received.bytes)
 }
 
@@ -330,7 +332,6 @@ fn dot_dot_in_every_encoding_and_symlinks_out_never_leak_the_secret() {
             seen.len()
         );
     }
-    let _ = std::fs::remove_dir_all(&layout.base);
 }
 
 #[test]
@@ -439,7 +440,7 @@ fn a_directory_swapped_for_a_symlink_mid_request_never_leaks() {
                                 );
                             }
                         }
-                        let (responses, _) = split_responses(&received.bytes);
+                        let (responses, _) = split_replies(&received.bytes);
                         for response in &responses {
                             if response.status == 200 {
                                 assert!(
@@ -467,5 +468,4 @@ fn a_directory_swapped_for_a_symlink_mid_request_never_leaks() {
             if cache { "on" } else { "off" }
         );
     }
-    let _ = std::fs::remove_dir_all(&layout.base);
 }

@@ -4,25 +4,24 @@ mod support;
 
 use std::io::Write;
 
-use support::{docroot, exchange, read_reply, Reply, TestServer};
-use web_server::config::AdminConfig;
+use support::http::{exchange, read_reply, Reply};
+use support::{docroot, find_node, TestServer};
 use web_server::http::Router;
 use web_server::server::ServerConfig;
 
 const TOKEN: &str = "test-admin-token-0123456789";
 
-fn config(token: Option<&str>, allow_kill: bool) -> ServerConfig {
-    ServerConfig {
-        docroot: Some(docroot(&[("a.txt", b"alpha")])),
+/// A server with the admin endpoint, serving `a.txt`.
+fn start(token: Option<&str>, allow_kill: bool) -> TestServer {
+    let root = docroot(&[("a.txt", b"alpha")]);
+    let config = ServerConfig {
+        docroot: Some(root.to_path_buf()),
         workers: 2,
-        admin: Some(AdminConfig {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            token: token.map(str::to_owned),
-            allow_kill,
-        }),
+        admin: Some(support::admin_on_loopback(token, allow_kill)),
         config_text: "[admin]\ntoken = \"<redacted>\"\n".to_owned(),
         ..ServerConfig::default()
-    }
+    };
+    TestServer::start(config, Router::new).keeping(root)
 }
 
 fn admin_get(server: &TestServer, path: &str, auth: Option<&str>) -> Reply {
@@ -50,19 +49,9 @@ fn tree_json(server: &TestServer, query: &str) -> serde_json::Value {
     serde_json::from_slice(&reply.body).unwrap()
 }
 
-fn find<'v>(node: &'v serde_json::Value, id: &str) -> Option<&'v serde_json::Value> {
-    if node["id"] == id {
-        return Some(node);
-    }
-    node["children"]
-        .as_array()?
-        .iter()
-        .find_map(|c| find(c, id))
-}
-
 #[test]
 fn tree_json_has_every_seed_node_and_listener_info() {
-    let server = TestServer::start(config(None, true), Router::new);
+    let server = start(None, true);
     let tree = tree_json(&server, "");
     for id in [
         "web_server_sup",
@@ -74,7 +63,7 @@ fn tree_json_has_every_seed_node_and_listener_info() {
         "web_server_metrics_sup",
         "web_server_metrics",
     ] {
-        let node = find(&tree, id).unwrap_or_else(|| panic!("{id} in {tree}"));
+        let node = find_node(&tree, id).unwrap_or_else(|| panic!("{id} in {tree}"));
         for field in [
             "kind",
             "status",
@@ -87,7 +76,7 @@ fn tree_json_has_every_seed_node_and_listener_info() {
             assert!(!node[field].is_null(), "{id}.{field}");
         }
     }
-    let partition = find(&tree, "web_server_tcp_acceptor_sup/0").unwrap();
+    let partition = find_node(&tree, "web_server_tcp_acceptor_sup/0").unwrap();
     assert_eq!(partition["dynamic"]["child_id"], "web_server_tcp_acceptor");
     assert_eq!(partition["supervisor"]["strategy"], "simple_one_for_one");
     let root = &tree["supervisor"];
@@ -95,7 +84,7 @@ fn tree_json_has_every_seed_node_and_listener_info() {
         (root["strategy"].as_str(), root["intensity"].as_u64()),
         (Some("one_for_one"), Some(3))
     );
-    let listener = &find(&tree, "web_server_tcp_listener").unwrap()["listener"];
+    let listener = &find_node(&tree, "web_server_tcp_listener").unwrap()["listener"];
     assert_eq!(listener["addresses"][0], server.addr.to_string());
     assert_eq!(listener["max_connections"], 10_000);
     assert!(listener["accepting"].as_bool().unwrap());
@@ -103,7 +92,7 @@ fn tree_json_has_every_seed_node_and_listener_info() {
 
 #[test]
 fn connections_are_summarised_unless_all_are_asked_for() {
-    let server = TestServer::start(config(None, true), Router::new);
+    let server = start(None, true);
     let mut conns: Vec<_> = (0..3).map(|_| server.connect()).collect();
     for conn in &mut conns {
         assert_eq!(
@@ -115,7 +104,8 @@ fn connections_are_summarised_unless_all_are_asked_for() {
     let count = |tree: &serde_json::Value| -> u64 {
         (0..2)
             .map(|w| {
-                find(tree, &format!("web_server_tcp_acceptor_sup/{w}")).unwrap()["dynamic"]["count"]
+                find_node(tree, &format!("web_server_tcp_acceptor_sup/{w}")).unwrap()["dynamic"]
+                    ["count"]
                     .as_u64()
                     .unwrap()
             })
@@ -123,7 +113,7 @@ fn connections_are_summarised_unless_all_are_asked_for() {
     };
     assert_eq!(count(&tree), 3);
     assert!(
-        find(&tree, "web_server_tcp_acceptor_sup/0").unwrap()["children"]
+        find_node(&tree, "web_server_tcp_acceptor_sup/0").unwrap()["children"]
             .as_array()
             .unwrap()
             .is_empty()
@@ -131,7 +121,7 @@ fn connections_are_summarised_unless_all_are_asked_for() {
     let all = tree_json(&server, "?connections=all");
     let listed: usize = (0..2)
         .map(|w| {
-            find(&all, &format!("web_server_tcp_acceptor_sup/{w}")).unwrap()["children"]
+            find_node(&all, &format!("web_server_tcp_acceptor_sup/{w}")).unwrap()["children"]
                 .as_array()
                 .unwrap()
                 .len()
@@ -142,7 +132,7 @@ fn connections_are_summarised_unless_all_are_asked_for() {
 
 #[test]
 fn kill_restarts_the_actor_and_the_tree_shows_it() {
-    let server = TestServer::start(config(None, true), Router::new);
+    let server = start(None, true);
     let killed = admin_post(&server, "/admin/actors/web_server_cache/kill", None);
     assert_eq!(
         killed.status,
@@ -152,11 +142,11 @@ fn kill_restarts_the_actor_and_the_tree_shows_it() {
     );
     let tree = tree_json(&server, "");
     assert_eq!(
-        find(&tree, "web_server_cache").unwrap()["restarts_total"],
+        find_node(&tree, "web_server_cache").unwrap()["restarts_total"],
         1
     );
     assert_eq!(
-        find(&tree, "web_server_cache").unwrap()["status"],
+        find_node(&tree, "web_server_cache").unwrap()["status"],
         "running"
     );
     let encoded = admin_post(
@@ -182,21 +172,21 @@ fn kill_restarts_the_actor_and_the_tree_shows_it() {
 
 #[test]
 fn kill_is_forbidden_when_not_allowed() {
-    let server = TestServer::start(config(None, false), Router::new);
+    let server = start(None, false);
     assert_eq!(
         admin_post(&server, "/admin/actors/web_server_cache/kill", None).status,
         403
     );
     let tree = tree_json(&server, "");
     assert_eq!(
-        find(&tree, "web_server_cache").unwrap()["restarts_total"],
+        find_node(&tree, "web_server_cache").unwrap()["restarts_total"],
         0
     );
 }
 
 #[test]
 fn token_guards_every_route_but_the_probes() {
-    let server = TestServer::start(config(Some(TOKEN), true), Router::new);
+    let server = start(Some(TOKEN), true);
     assert_eq!(admin_get(&server, "/health", None).status, 200);
     assert_eq!(
         admin_get(&server, "/ready", None).status,
@@ -247,7 +237,7 @@ fn token_guards_every_route_but_the_probes() {
 
 #[test]
 fn ready_health_and_config() {
-    let server = TestServer::start(config(None, true), Router::new);
+    let server = start(None, true);
     let health = admin_get(&server, "/health", None);
     assert_eq!((health.status, health.body.as_slice()), (200, &b"ok\n"[..]));
     assert_eq!(admin_get(&server, "/ready", None).status, 200);
@@ -264,7 +254,7 @@ fn ready_health_and_config() {
 
 #[test]
 fn ready_comes_back_after_a_listener_restart() {
-    let server = TestServer::start(config(None, true), Router::new);
+    let server = start(None, true);
     // Readiness is read from the listener's live flag: after a kill it must come back.
     assert_eq!(
         admin_post(&server, "/admin/actors/web_server_tcp_listener/kill", None).status,

@@ -7,8 +7,8 @@ mod support;
 use std::path::PathBuf;
 use std::process::Command;
 
+use support::temp::TempDir;
 use support::{docroot, TestServer};
-use web_server::config::AdminConfig;
 use web_server::http::Router;
 use web_server::server::ServerConfig;
 
@@ -64,21 +64,18 @@ fn tree_page_draws_the_nine_seed_nodes() {
         );
         return;
     };
+    let root = docroot(&[("a.txt", b"alpha")]);
     let server = TestServer::start(
         ServerConfig {
-            docroot: Some(docroot(&[("a.txt", b"alpha")])),
+            docroot: Some(root.to_path_buf()),
             workers: 2,
-            admin: Some(AdminConfig {
-                bind: "127.0.0.1:0".parse().unwrap(),
-                token: None,
-                allow_kill: true,
-            }),
+            admin: Some(support::admin_on_loopback(None, true)),
             ..ServerConfig::default()
         },
         Router::new,
     );
     let url = format!("http://{}/admin/tree.html", server.admin.unwrap());
-    let profile = std::env::temp_dir().join(format!("web_server_chromium_{}", std::process::id()));
+    let profile = TempDir::new("chromium");
 
     let dom = headless(&browser, &profile)
         .arg("--dump-dom")
@@ -114,5 +111,4 @@ fn tree_page_draws_the_nine_seed_nodes() {
     let png = std::fs::read(&shot).expect("a screenshot was saved");
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     eprintln!("screenshot of the tree page: {}", shot.display());
-    let _ = std::fs::remove_dir_all(&profile);
 }

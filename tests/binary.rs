@@ -2,26 +2,22 @@
 //! with every bound address, stops cleanly on SIGTERM, and survives running out of file
 //! descriptors. Every wait is on a log line or a socket, and bounded.
 
-use std::io::{Read, Write};
 mod support;
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
+use support::http::{send_closing, try_send, Reply};
+use support::proc::open_fds;
 use support::process::{server, Running, WAIT};
 
-fn get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
-    reply
+fn request(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+}
+
+fn get(addr: SocketAddr, path: &str) -> Reply {
+    send_closing(addr, &request(path))
 }
 
 #[test]
@@ -39,12 +35,12 @@ fn serves_the_sample_site_and_exits_0_on_sigterm() {
     );
     for addr in &addrs {
         let index = get(*addr, "/");
-        assert!(index.starts_with("HTTP/1.1 200 OK\r\n"), "{index}");
-        assert!(index.contains("web_server"), "the sample site");
+        assert_eq!(index.status_line(), "HTTP/1.1 200 OK", "{index:?}");
+        assert!(index.text().contains("web_server"), "the sample site");
     }
     let redirect = get(addrs[0], "/docs");
-    assert!(redirect.starts_with("HTTP/1.1 301"), "{redirect}");
-    assert!(redirect.contains("Location: /docs/"), "{redirect}");
+    assert_eq!(redirect.status, 301, "{redirect:?}");
+    assert_eq!(redirect.header("location"), Some("/docs/"), "{redirect:?}");
     running.signal("-TERM");
     running.wait_for("shutting down");
     assert_eq!(running.exit_code(), Some(0));
@@ -54,7 +50,7 @@ fn serves_the_sample_site_and_exits_0_on_sigterm() {
 fn sigint_stops_the_server_too() {
     let mut running = Running::start(server("test"));
     let addr = running.ready()[0];
-    assert!(get(addr, "/").starts_with("HTTP/1.1 200"));
+    assert_eq!(get(addr, "/").status, 200);
     running.signal("-INT");
     assert_eq!(running.exit_code(), Some(0));
 }
@@ -72,19 +68,13 @@ fn a_port_in_use_is_a_clear_start_error() {
     assert_eq!(running.exit_code(), Some(1));
 }
 
-fn open_descriptors(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count()
-}
-
 #[test]
 fn running_out_of_descriptors_backs_off_and_service_resumes() {
     // Learn how many descriptors an idle server uses, then run one with a few more than that.
     let mut probe = Running::start(server("test"));
     let addr = probe.ready()[0];
-    assert!(get(addr, "/").starts_with("HTTP/1.1 200"));
-    let baseline = open_descriptors(probe.child.id());
+    assert_eq!(get(addr, "/").status, 200);
+    let baseline = open_fds(probe.child.id());
     drop(probe);
 
     let limit = baseline + 4;
@@ -107,11 +97,11 @@ fn running_out_of_descriptors_backs_off_and_service_resumes() {
     // The held connections close over the next moments (lingering close keeps each briefly);
     // until descriptors free up, opening a file may still fail. Probe, bounded, for recovery.
     let began = std::time::Instant::now();
-    let mut reply = get(addr, "/");
-    while !reply.starts_with("HTTP/1.1 200") {
-        assert!(began.elapsed() < WAIT, "service did not resume: {reply}");
+    let mut reply = try_send(addr, &request("/"));
+    while !matches!(&reply, Ok(answer) if answer.status == 200) {
+        assert!(began.elapsed() < WAIT, "service did not resume: {reply:?}");
         std::thread::sleep(Duration::from_millis(50));
-        reply = get(addr, "/");
+        reply = try_send(addr, &request("/"));
     }
     running.signal("-TERM");
     assert_eq!(running.exit_code(), Some(0));

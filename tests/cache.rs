@@ -6,25 +6,23 @@ mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{docroot, exchange, TestServer, WAIT};
-use web_server::config::AdminConfig;
+use support::http::{exchange, read_reply};
+use support::temp::TempDir;
+use support::{docroot, eventually, TestServer, WAIT};
 use web_server::config::CacheOptions;
 use web_server::http::Router;
 use web_server::server::ServerConfig;
 
-fn config(files: &[(&str, &[u8])], cache: CacheOptions) -> (ServerConfig, std::path::PathBuf) {
+/// A configuration serving `files`, and the directory holding them (keep it while serving).
+fn config(files: &[(&str, &[u8])], cache: CacheOptions) -> (ServerConfig, TempDir) {
     let root = docroot(files);
     let config = ServerConfig {
-        docroot: Some(root.clone()),
+        docroot: Some(root.to_path_buf()),
         workers: 2,
         cache,
-        admin: Some(AdminConfig {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            token: None,
-            allow_kill: true,
-        }),
+        admin: Some(support::admin_on_loopback(None, true)),
         ..ServerConfig::default()
     };
     (config, root)
@@ -48,18 +46,9 @@ fn get(server: &TestServer, path: &str) -> (u16, Vec<u8>) {
     (reply.status, reply.body)
 }
 
-/// Probes until `condition` holds, failing after [`WAIT`].
-fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let began = Instant::now();
-    while !condition() {
-        assert!(began.elapsed() < WAIT, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_second_request_is_a_hit() {
-    let (config, _) = config(&[("a.txt", b"alpha")], options(100, 1 << 20, 60_000));
+    let (config, _root) = config(&[("a.txt", b"alpha")], options(100, 1 << 20, 60_000));
     let server = TestServer::start(config, Router::new);
     assert_eq!(get(&server, "/a.txt"), (200, b"alpha".to_vec()));
     assert_eq!(get(&server, "/a.txt"), (200, b"alpha".to_vec()));
@@ -73,7 +62,7 @@ fn a_second_request_is_a_hit() {
 
 #[test]
 fn conditional_and_range_requests_are_answered_from_the_cache() {
-    let (config, _) = config(&[("a.txt", b"0123456789")], options(100, 1 << 20, 60_000));
+    let (config, _root) = config(&[("a.txt", b"0123456789")], options(100, 1 << 20, 60_000));
     let server = TestServer::start(config, Router::new);
     let mut conn = server.connect();
     let first = exchange(&mut conn, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -94,7 +83,7 @@ fn conditional_and_range_requests_are_answered_from_the_cache() {
 #[test]
 fn eviction_by_count_keeps_the_most_recently_used() {
     let files: [(&str, &[u8]); 3] = [("a.txt", b"a"), ("b.txt", b"b"), ("c.txt", b"c")];
-    let (config, _) = config(&files, options(2, 1 << 20, 60_000));
+    let (config, _root) = config(&files, options(2, 1 << 20, 60_000));
     let server = TestServer::start(config, Router::new);
     for path in ["/a.txt", "/b.txt", "/a.txt", "/c.txt"] {
         assert_eq!(get(&server, path).0, 200);
@@ -112,7 +101,7 @@ fn eviction_by_count_keeps_the_most_recently_used() {
 fn eviction_by_bytes_respects_the_byte_bound() {
     let body = vec![b'x'; 10_000];
     let files: [(&str, &[u8]); 3] = [("a.bin", &body), ("b.bin", &body), ("c.bin", &body)];
-    let (config, _) = config(&files, options(100, 25_000, 60_000));
+    let (config, _root) = config(&files, options(100, 25_000, 60_000));
     let server = TestServer::start(config, Router::new);
     for path in ["/a.bin", "/b.bin", "/c.bin"] {
         assert_eq!(get(&server, path).0, 200);
@@ -129,7 +118,7 @@ fn a_changed_file_is_noticed_within_the_revalidation_period() {
     let server = TestServer::start(config, Router::new);
     assert_eq!(get(&server, "/a.txt").1, b"version 1");
     std::fs::write(root.join("a.txt"), b"version two, longer").unwrap();
-    eventually("the new content is served", || {
+    eventually("the new content is served", WAIT, || {
         get(&server, "/a.txt").1 == b"version two, longer"
     });
 }
@@ -140,14 +129,14 @@ fn a_deleted_file_stops_being_served() {
     let server = TestServer::start(config, Router::new);
     assert_eq!(get(&server, "/a.txt").0, 200);
     std::fs::remove_file(root.join("a.txt")).unwrap();
-    eventually("the file is gone", || get(&server, "/a.txt").0 == 404);
-    eventually("its entry is dropped", || server.cache().entries == 0);
+    eventually("the file is gone", WAIT, || get(&server, "/a.txt").0 == 404);
+    eventually("its entry is dropped", WAIT, || server.cache().entries == 0);
 }
 
 #[test]
 fn concurrent_misses_for_one_file_load_it_once() {
     let body = vec![b'y'; 200_000];
-    let (config, _) = config(&[("big.txt", &body)], options(100, 1 << 24, 60_000));
+    let (config, _root) = config(&[("big.txt", &body)], options(100, 1 << 24, 60_000));
     let server = Arc::new(TestServer::start(config, Router::new));
     let start = Arc::new(Barrier::new(16));
     let clients: Vec<_> = (0..16)
@@ -175,7 +164,7 @@ fn concurrent_misses_for_one_file_load_it_once() {
 #[test]
 fn killing_the_cache_under_load_loses_no_request_and_empties_the_table() {
     let files: [(&str, &[u8]); 2] = [("a.txt", b"alpha"), ("b.txt", b"beta")];
-    let (config, _) = config(&files, options(100, 1 << 20, 60_000));
+    let (config, _root) = config(&files, options(100, 1 << 20, 60_000));
     let server = Arc::new(TestServer::start(config, Router::new));
     assert_eq!(get(&server, "/b.txt").0, 200);
     assert!(server.cache().keys.contains(&"/b.txt".to_owned()));
@@ -231,7 +220,7 @@ fn a_missing_path_is_remembered_until_the_file_appears() {
         "the second 404 came from memory: {stats:?}"
     );
     std::fs::write(root.join("later.txt"), b"here now").unwrap();
-    eventually("the new file is served", || {
+    eventually("the new file is served", WAIT, || {
         get(&server, "/later.txt") == (200, b"here now".to_vec())
     });
     assert_eq!(server.cache().negative_entries, 0);
@@ -240,7 +229,7 @@ fn a_missing_path_is_remembered_until_the_file_appears() {
 #[test]
 fn a_scan_of_missing_paths_never_evicts_cached_files() {
     let files: [(&str, &[u8]); 2] = [("a.txt", b"a"), ("b.txt", b"b")];
-    let (config, _) = config(&files, options(2, 1 << 20, 60_000));
+    let (config, _root) = config(&files, options(2, 1 << 20, 60_000));
     let server = TestServer::start(config, Router::new);
     for path in ["/a.txt", "/b.txt"] {
         assert_eq!(get(&server, path).0, 200);
@@ -295,7 +284,7 @@ fn a_large_cached_file_is_sent_from_the_open_file_byte_for_byte() {
         assert_eq!((small.status, small.body.as_slice()), (200, &b"small"[..]));
         conn.write_all(b"HEAD /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
             .unwrap();
-        let head = support::read_reply(&mut conn, true);
+        let head = read_reply(&mut conn, true);
         assert_eq!(head.header("content-length"), Some("200000"));
     }
     assert!(

@@ -30,11 +30,10 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use support::abuse::{get_once, Xorshift};
-use support::load::{
-    assert_descriptors_return, mib, rss_bytes, threads, Descriptors, Failure, Fault, Load,
-    LoadPlan, LoadReport, Mix, Site,
-};
+use support::abuse::Xorshift;
+use support::http::try_send;
+use support::load::{Failure, Fault, Load, LoadPlan, LoadReport, Mix, Site};
+use support::proc::{assert_descriptors_return, mib, rss_bytes, threads, Descriptors};
 use support::process::{server, Running};
 
 const ROOT: &str = "web_server_sup";
@@ -118,15 +117,14 @@ fn start(docroot: &Path) -> Server {
 
 fn tree(admin: SocketAddr) -> Value {
     let request = "GET /admin/tree HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n";
-    let (status, body) =
-        get_once(admin, request).unwrap_or_else(|err| panic!("GET /admin/tree: {err}"));
+    let reply = try_send(admin, request).unwrap_or_else(|err| panic!("GET /admin/tree: {err}"));
     assert_eq!(
-        status,
+        reply.status,
         200,
         "GET /admin/tree: {}",
-        String::from_utf8_lossy(&body)
+        String::from_utf8_lossy(&reply.body)
     );
-    serde_json::from_slice(&body).expect("the tree is JSON")
+    serde_json::from_slice(&reply.body).expect("the tree is JSON")
 }
 
 fn kill(admin: SocketAddr, id: &str) {
@@ -135,9 +133,8 @@ fn kill(admin: SocketAddr, id: &str) {
         "POST /admin/actors/{encoded}/kill HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\n\
          Connection: close\r\n\r\n"
     );
-    let (status, body) =
-        get_once(admin, &request).unwrap_or_else(|err| panic!("killing {id}: {err}"));
-    let body = String::from_utf8_lossy(&body);
+    let reply = try_send(admin, &request).unwrap_or_else(|err| panic!("killing {id}: {err}"));
+    let (status, body) = (reply.status, String::from_utf8_lossy(&reply.body));
     assert_eq!(status, 200, "killing {id} answered {status}: {body}");
     assert!(body.contains(id), "killing {id} answered {body}");
 }
@@ -810,13 +807,13 @@ fn listener_killed_faster_than_its_intensity_escalates_and_the_subtree_restarts(
     });
 
     // Service resumes: a new visitor is served, and so is the load that ran throughout.
-    let (status, body) = get_once(
+    let reply = try_send(
         server.addr,
         "GET /small.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
     )
     .expect("a GET after the escalation");
     assert_eq!(
-        (status, body == site.small),
+        (reply.status, reply.body == site.small),
         (200, true),
         "a GET after the escalation"
     );

@@ -15,14 +15,14 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 
 use clap::Parser;
 use serde::Deserialize;
 use serde_json::Value;
-use support::{TestServer, WAIT};
+use support::http::{send_closing, Reply};
+use support::TestServer;
 use web_server::config::AdminConfig;
 use web_server::config::{self, Cli, Profile, Settings};
 use web_server::http::Router;
@@ -415,20 +415,15 @@ fn the_grace_period_covers_the_pre_stop_pause_and_the_drain() {
     );
 }
 
-/// `GET path` on `addr` with an optional bearer token: the status and the body.
-fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
+/// `GET path` on `addr`, as the kubelet sends it, with an optional bearer token.
+fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Reply {
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: pod\r\nUser-Agent: kube-probe/1.31\r\n{auth}Connection: close\r\n\r\n"
+    send_closing(
+        addr,
+        &format!(
+            "GET {path} HTTP/1.1\r\nHost: pod\r\nUser-Agent: kube-probe/1.31\r\n{auth}Connection: close\r\n\r\n"
+        ),
     )
-    .unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
-    let status = reply.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, reply)
 }
 
 /// A server running the pod's configuration, on loopback ports chosen by the kernel.
@@ -463,17 +458,17 @@ fn probe_and_scrape_paths_are_served_by_the_admin_endpoint() {
             .unwrap(),
         scrape,
     ] {
-        let (status, reply) = get(admin, path, Some(TOKEN));
-        assert_eq!(status, 200, "GET {path}: {reply}");
+        let reply = get(admin, path, Some(TOKEN));
+        assert_eq!(reply.status, 200, "GET {path}: {reply:?}");
     }
     assert!(get(admin, scrape, Some(TOKEN))
-        .1
+        .text()
         .contains("web_server_requests_total"));
     // The kubelet sends no credentials: liveness must not need them.
     let liveness = container["livenessProbe"]["httpGet"]["path"]
         .as_str()
         .unwrap();
-    assert_eq!(get(admin, liveness, None).0, 200);
+    assert_eq!(get(admin, liveness, None).status, 200);
 }
 
 // The kubelet's httpGet probes cannot send a Secret, and prod requires a token: readiness, like
@@ -484,8 +479,8 @@ fn readiness_needs_no_credentials() {
     let readiness = container["readinessProbe"]["httpGet"]["path"]
         .as_str()
         .unwrap();
-    let (status, reply) = get(server.admin.unwrap(), readiness, None);
-    assert_eq!(status, 200, "{reply}");
+    let reply = get(server.admin.unwrap(), readiness, None);
+    assert_eq!(reply.status, 200, "{reply:?}");
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! resolves after the tree stopped. Every test runs its own actix System on the test thread and
 //! talks to the server with async sockets; waits are on events and bounded.
 
+mod support;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,6 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
+use support::http::{closing_request, parse_whole, Reply};
+use support::temp::TempDir;
+use support::WAIT;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -21,9 +26,6 @@ use web_server::supervision::{
     ChildSpec, ChildStatus, Shutdown, Strategy, SupervisorFlags, SupervisorSpec,
 };
 use web_server::{ActorSlot, WebServer};
-
-/// The longest any single wait may take before the test fails (a hang, not slowness).
-const WAIT: Duration = Duration::from_secs(10);
 
 /// Runs `test` in a fresh actix System on this thread.
 fn in_system<F: Future<Output = ()>>(test: F) {
@@ -39,29 +41,10 @@ fn config() -> ServerConfig {
     }
 }
 
-/// One response, read from a connection the server closes after it (`Connection: close`).
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Sends `method path` (with `body`, if any) on a new connection and reads the response.
+/// Sends `method path` (with `body`, if any) on a new connection, `Connection: close`, and
+/// reads the response.
 async fn call(addr: SocketAddr, method: &str, path: &str, body: &str) -> Reply {
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
+    let request = closing_request(method, path, body);
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await.expect("connects");
         stream.write_all(request.as_bytes()).await.unwrap();
@@ -72,20 +55,7 @@ async fn call(addr: SocketAddr, method: &str, path: &str, body: &str) -> Reply {
     let raw = tokio::time::timeout(WAIT, exchange)
         .await
         .unwrap_or_else(|_| panic!("{method} {path} answered within {WAIT:?}"));
-    let text = String::from_utf8(raw).expect("a UTF-8 response");
-    let (head, body) = text.split_once("\r\n\r\n").expect("a complete head");
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap();
-    Reply {
-        status: status.parse().unwrap(),
-        headers: lines
-            .map(|line| {
-                let (name, value) = line.split_once(':').unwrap();
-                (name.to_owned(), value.trim().to_owned())
-            })
-            .collect(),
-        body: body.to_owned(),
-    }
+    parse_whole(&raw, method == "HEAD")
 }
 
 async fn get(addr: SocketAddr, path: &str) -> Reply {
@@ -137,15 +107,13 @@ fn count_route(
     )
 }
 
-fn site() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("web_server_embed_{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("hello.txt"), "static hello\n").unwrap();
-    dir
+fn site() -> TempDir {
+    TempDir::with_files("embed", &[("hello.txt", b"static hello\n")])
 }
 
 #[test]
 fn every_route_kind_answers_over_real_sockets() {
+    let files = site();
     in_system(async {
         let counter = ActorSlot::<Counter>::new();
         let builder = WebServer::builder(config())
@@ -171,7 +139,7 @@ fn every_route_kind_answers_over_real_sockets() {
             .route(Method::Get, "/interim", |_, _| {
                 Response::new(StatusCode::from_u16(102).unwrap())
             })
-            .static_dir("/files", site())
+            .static_dir("/files", files.to_path_buf())
             .child(counter.worker("counter", Counter::default));
         let server = count_route(builder, &counter)
             .start()
@@ -180,20 +148,20 @@ fn every_route_kind_answers_over_real_sockets() {
         let addr = server.addrs()[0];
 
         let plain = get(addr, "/plain/J%C3%BCrgen").await;
-        assert_eq!((plain.status, plain.body.as_str()), (200, "plain Jürgen"));
+        assert_eq!((plain.status, plain.text()), (200, "plain Jürgen"));
 
         let posted = call(addr, "POST", "/plain/J%C3%BCrgen", "body").await;
         assert_eq!(
-            (posted.status, posted.body.as_str()),
+            (posted.status, posted.text()),
             (201, "async Jürgen body"),
             "async routes get the owned request and decoded parameters"
         );
         let waited = get(addr, "/async/5").await;
-        assert_eq!((waited.status, waited.body.as_str()), (200, "waited 5"));
+        assert_eq!((waited.status, waited.text()), (200, "waited 5"));
         let head = call(addr, "HEAD", "/async/1", "").await;
         assert_eq!(head.status, 200, "an async GET route answers HEAD");
         assert_eq!(head.header("content-length"), Some("8"));
-        assert_eq!(head.body, "");
+        assert_eq!(head.text(), "");
 
         let put = call(addr, "PUT", "/plain/x", "").await;
         assert_eq!(put.status, 405);
@@ -206,7 +174,7 @@ fn every_route_kind_answers_over_real_sockets() {
         for expected in ["1", "2", "12"] {
             let body = if expected == "12" { "10" } else { "" };
             let counted = call(addr, "POST", "/count", body).await;
-            assert_eq!((counted.status, counted.body.as_str()), (200, expected));
+            assert_eq!((counted.status, counted.text()), (200, expected));
         }
         let rejected = call(addr, "POST", "/count", "many").await;
         assert_eq!(rejected.status, 400, "to_message may reject the request");
@@ -223,7 +191,7 @@ fn every_route_kind_answers_over_real_sockets() {
         );
 
         let file = get(addr, "/files/hello.txt").await;
-        assert_eq!((file.status, file.body.as_str()), (200, "static hello\n"));
+        assert_eq!((file.status, file.text()), (200, "static hello\n"));
         assert_eq!(get(addr, "/files/missing.txt").await.status, 404);
         assert_eq!(get(addr, "/elsewhere").await.status, 404);
 
@@ -294,7 +262,7 @@ fn actor_route_answers_503_while_its_actor_restarts() {
             .await
             .expect("starts");
         let addr = server.addrs()[0];
-        assert_eq!(call(addr, "POST", "/count", "5").await.body, "5");
+        assert_eq!(call(addr, "POST", "/count", "5").await.text(), "5");
 
         let mut incarnations = counter.subscribe();
         incarnations.mark_unchanged();
@@ -309,7 +277,7 @@ fn actor_route_answers_503_while_its_actor_restarts() {
             Some("holding")
         );
         let unavailable = call(addr, "POST", "/count", "").await;
-        assert_eq!(unavailable.status, 503, "{}", unavailable.body);
+        assert_eq!(unavailable.status, 503, "{}", unavailable.text());
         assert_eq!(unavailable.header("retry-after"), Some("1"));
 
         release.send(()).unwrap();
@@ -319,7 +287,7 @@ fn actor_route_answers_503_while_its_actor_restarts() {
             .unwrap();
         let fresh = call(addr, "POST", "/count", "").await;
         assert_eq!(
-            (fresh.status, fresh.body.as_str()),
+            (fresh.status, fresh.text()),
             (200, "1"),
             "a fresh incarnation"
         );
@@ -384,7 +352,7 @@ fn children_run_under_web_server_sup_and_restart_per_otp() {
             "the application's children first, then the built-in ones"
         );
 
-        assert_eq!(call(addr, "POST", "/count", "41").await.body, "41");
+        assert_eq!(call(addr, "POST", "/count", "41").await.text(), "41");
         let mut incarnations = counter.subscribe();
         incarnations.mark_unchanged();
         server.supervisor().kill_child("counter").await.unwrap();
@@ -393,7 +361,7 @@ fn children_run_under_web_server_sup_and_restart_per_otp() {
             .expect("restarted in time")
             .unwrap();
         assert_eq!(
-            call(addr, "POST", "/count", "").await.body,
+            call(addr, "POST", "/count", "").await.text(),
             "1",
             "state reset"
         );
@@ -499,7 +467,7 @@ fn shutdown_drains_requests_then_resolves_after_the_tree_stopped() {
             .unwrap()
             .unwrap();
         assert_eq!(
-            (reply.status, reply.body.as_str()),
+            (reply.status, reply.text()),
             (200, "Some(7)"),
             "the request in progress finishes, and the application's actors still answer"
         );
@@ -578,16 +546,17 @@ fn config_loaded_like_the_binary_serves_the_bundled_site_and_admin() {
         let server = WebServer::builder(config).start().await.expect("starts");
         let site = get(server.addrs()[0], "/").await;
         assert_eq!(site.status, 200);
-        assert!(site.body.contains("<html"), "the bundled site");
+        assert!(site.text().contains("<html"), "the bundled site");
         let admin = server.admin_addrs()[0];
         let tree = get(admin, "/admin/tree").await;
         assert_eq!(tree.status, 200);
-        assert!(tree.body.contains("web_server_sup"));
+        assert!(tree.text().contains("web_server_sup"));
         let reload = call(admin, "POST", "/admin/reload", "").await;
         assert_eq!(
-            reload.status, 200,
+            reload.status,
+            200,
             "reloads read the same layers: {}",
-            reload.body
+            reload.text()
         );
         server.shutdown().await;
     });

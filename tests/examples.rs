@@ -4,12 +4,14 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use support::find_node;
+use support::http::{closing_request, read_whole, send_closing, Reply};
 use support::process::{Running, WAIT};
 
 /// `target/<profile>/examples/<name>`: this test runs from `target/<profile>/deps`.
@@ -63,64 +65,9 @@ impl Example {
     }
 }
 
-/// One response.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|err| panic!("JSON expected ({err}): {:?}", self.body))
-    }
-}
-
 /// Sends one request on a new connection (`Connection: close`) and reads the response.
 fn call(addr: SocketAddr, method: &str, path: &str, body: &str) -> Reply {
-    let mut stream = TcpStream::connect(addr).expect("connects");
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: example\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("reads the response");
-    let text = String::from_utf8(raw).expect("a UTF-8 response");
-    let (head, body) = text.split_once("\r\n\r\n").expect("a complete head");
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap();
-    Reply {
-        status: status.parse().unwrap(),
-        headers: lines
-            .map(|line| {
-                let (name, value) = line.split_once(':').unwrap();
-                (name.to_owned(), value.trim().to_owned())
-            })
-            .collect(),
-        body: body.to_owned(),
-    }
-}
-
-fn find<'v>(node: &'v serde_json::Value, id: &str) -> Option<&'v serde_json::Value> {
-    if node["id"] == id {
-        return Some(node);
-    }
-    node["children"]
-        .as_array()?
-        .iter()
-        .find_map(|child| find(child, id))
+    send_closing(addr, &closing_request(method, path, body))
 }
 
 #[test]
@@ -141,7 +88,7 @@ fn embed_in_actix_app_serves_its_actor_and_the_site_and_survives_a_kill() {
 
     let index = call(site, "GET", "/", "");
     assert_eq!(index.status, 200);
-    assert!(index.body.contains("<html"), "the bundled site");
+    assert!(index.text().contains("<html"), "the bundled site");
 
     let created = call(site, "PUT", "/api/kv/greeting", "\"hello\"");
     assert_eq!(
@@ -164,7 +111,7 @@ fn embed_in_actix_app_serves_its_actor_and_the_site_and_survives_a_kill() {
     );
 
     let killed = call(admin, "POST", "/admin/actors/kv_store/kill", "");
-    assert_eq!(killed.status, 200, "{}", killed.body);
+    assert_eq!(killed.status, 200, "{}", killed.text());
     // The supervisor restarts the store at once; until then the routes answer 503.
     let deadline = Instant::now() + WAIT;
     let after = loop {
@@ -173,16 +120,16 @@ fn embed_in_actix_app_serves_its_actor_and_the_site_and_survives_a_kill() {
             break reply;
         }
     };
-    assert_eq!(after.status, 404, "a fresh, empty store: {}", after.body);
+    assert_eq!(after.status, 404, "a fresh, empty store: {}", after.text());
     assert_eq!(
         call(site, "GET", "/api/kv", "").json(),
         serde_json::json!({})
     );
 
     let tree = call(admin, "GET", "/admin/tree", "").json();
-    let web_server_sup = find(&tree, "web_server_sup").expect("the root");
-    let kv_sup = find(web_server_sup, "kv_sup").expect("kv_sup under web_server_sup");
-    let store = find(kv_sup, "kv_store").expect("kv_store under kv_sup");
+    let web_server_sup = find_node(&tree, "web_server_sup").expect("the root");
+    let kv_sup = find_node(web_server_sup, "kv_sup").expect("kv_sup under web_server_sup");
+    let store = find_node(kv_sup, "kv_store").expect("kv_store under kv_sup");
     assert_eq!(store["restarts_total"], 1, "{store}");
     assert_eq!(store["status"], "running");
 
@@ -195,10 +142,7 @@ fn custom_routes_serves_parameters_json_async_and_static_files() {
     let site = app.addr("listening on http://");
 
     let hello = call(site, "GET", "/hello/J%C3%BCrgen", "");
-    assert_eq!(
-        (hello.status, hello.body.as_str()),
-        (200, "Hello, Jürgen!\n")
-    );
+    assert_eq!((hello.status, hello.text()), (200, "Hello, Jürgen!\n"));
 
     let ada = call(site, "GET", "/api/users/1", "");
     assert_eq!(ada.status, 200);
@@ -227,7 +171,7 @@ fn custom_routes_serves_parameters_json_async_and_static_files() {
 
     let page = call(site, "GET", "/static/index.html", "");
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("<html"));
+    assert!(page.text().contains("<html"));
     assert_eq!(call(site, "GET", "/", "").status, 404, "no docroot");
 
     assert_eq!(app.terminate(), Some(0));
@@ -274,23 +218,7 @@ fn https_call(addr: SocketAddr, ca: &std::path::Path, path: &str) -> Reply {
         "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
-    let mut raw = Vec::new();
-    // The server may close without close_notify after `Connection: close`; what was read counts.
-    let _ = tls.read_to_end(&mut raw);
-    let text = String::from_utf8(raw).expect("a UTF-8 response");
-    let (head, body) = text.split_once("\r\n\r\n").expect("a complete head");
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap();
-    Reply {
-        status: status.parse().unwrap(),
-        headers: lines
-            .map(|line| {
-                let (name, value) = line.split_once(':').unwrap();
-                (name.to_owned(), value.trim().to_owned())
-            })
-            .collect(),
-        body: body.to_owned(),
-    }
+    read_whole(&mut tls, false)
 }
 
 #[test]
@@ -305,19 +233,16 @@ fn tls_serves_https_with_a_generated_certificate_and_redirects_http() {
     let ca = PathBuf::from(line["certificate ".len()..].trim());
 
     let hello = https_call(secure, &ca, "/hello");
-    assert_eq!(
-        (hello.status, hello.body.as_str()),
-        (200, "hello over HTTPS\n")
-    );
+    assert_eq!((hello.status, hello.text()), (200, "hello over HTTPS\n"));
     let page = https_call(secure, &ca, "/");
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("<html"), "the bundled site over HTTPS");
+    assert!(page.text().contains("<html"), "the bundled site over HTTPS");
 
     let redirected = call(plain, "GET", "/hello?x=1", "");
     assert_eq!(redirected.status, 301);
     assert_eq!(
         redirected.header("location"),
-        Some(format!("https://example:{}/hello?x=1", secure.port()).as_str())
+        Some(format!("https://test:{}/hello?x=1", secure.port()).as_str())
     );
 
     assert_eq!(app.terminate(), Some(0));

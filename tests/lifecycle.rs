@@ -7,16 +7,18 @@ mod support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use support::process::{server, Running, WAIT};
-use support::{docroot, exchange, read_reply};
+use support::docroot;
+use support::http::{connect, exchange, read_head, read_reply, Reply};
+use support::process::{server, Running};
+use support::temp::TempDir;
 
 const BIG: usize = 32 * 1024 * 1024;
 
-fn site() -> PathBuf {
+fn site() -> TempDir {
     let big: Vec<u8> = (0..BIG).map(|i| (i % 241) as u8).collect();
     docroot(&[("big.bin", &big), ("a.txt", b"alpha")])
 }
@@ -35,30 +37,23 @@ fn start(root: &Path, config: Option<&Path>, env: &[(&str, &str)]) -> Running {
     Running::start(command)
 }
 
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream
-}
-
 /// Starts a download of big.bin and reads only its head and a first piece, then stops reading.
 fn stalled_download(addr: SocketAddr) -> (TcpStream, usize) {
     let mut conn = connect(addr);
     conn.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        conn.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    assert!(String::from_utf8_lossy(&head).contains(&format!("Content-Length: {BIG}")));
+    let head = read_head(&mut conn);
+    assert_eq!(
+        head.header("content-length"),
+        Some(BIG.to_string().as_str()),
+        "{head:?}"
+    );
     let mut first = vec![0u8; 64 * 1024];
     conn.read_exact(&mut first).unwrap();
     (conn, first.len())
 }
 
-fn admin(addr: SocketAddr, request: &str) -> support::Reply {
+fn admin(addr: SocketAddr, request: &str) -> Reply {
     let mut conn = connect(addr);
     exchange(&mut conn, request)
 }

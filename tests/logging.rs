@@ -7,12 +7,12 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use support::process::WAIT;
+use support::http::{closing_request, send_closing, Reply};
 
 use serde_json::Value;
 use web_server::access_log::{self, AccessEntry};
@@ -363,30 +363,17 @@ impl Running {
     }
 }
 
-fn get_with_agent(addr: SocketAddr, path: &str, agent: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: {agent}\r\nConnection: close\r\n\r\n"
+fn get_with_agent(addr: SocketAddr, path: &str, agent: &str) -> Reply {
+    send_closing(
+        addr,
+        &format!(
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: {agent}\r\nConnection: close\r\n\r\n"
+        ),
     )
-    .unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
-    reply
 }
 
-fn post(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
-    reply
+fn post(addr: SocketAddr, path: &str) -> Reply {
+    send_closing(addr, &closing_request("POST", path, ""))
 }
 
 #[test]
@@ -412,7 +399,7 @@ fn binary_logs_supervisor_starts_exits_and_restarts_with_the_child_id() {
     running.ready();
     // The test profile allows kills: the cache's supervisor reports the exit and the restart.
     let reply = post(admin, "/admin/actors/web_server_cache/kill");
-    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert_eq!(reply.status, 200, "{reply:?}");
     let cache = |message: &'static str| {
         move |v: &Value| {
             v["message"] == message
@@ -437,7 +424,7 @@ fn binary_writes_a_json_access_line_per_request() {
     let mut running = Running::start(true);
     let addr = running.ready();
     let reply = get_with_agent(addr, "/index.html?from=test", "logging-test/1.0");
-    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert_eq!(reply.status_line(), "HTTP/1.1 200 OK", "{reply:?}");
     let line = running.wait_for("access", |v| v["target"] == "web_server::access");
     assert_eq!(line["level"], "INFO");
     assert!(line["timestamp"].is_string(), "{line}");
@@ -447,10 +434,9 @@ fn binary_writes_a_json_access_line_per_request() {
     assert_eq!(line["uri"], "/index.html?from=test");
     assert_eq!(line["version"], "HTTP/1.1");
     assert_eq!(line["status"], 200);
-    let (head, body) = reply.split_once("\r\n\r\n").unwrap();
     assert_eq!(
         line["bytes"].as_u64(),
-        Some((head.len() + 4 + body.len()) as u64),
+        Some(reply.wire_len as u64),
         "head and content: {line}"
     );
     assert!(
@@ -468,7 +454,7 @@ fn binary_without_access_log_writes_no_access_lines() {
     let addr = running.ready();
     for _ in 0..3 {
         let reply = get_with_agent(addr, "/", "logging-test/1.0");
-        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        assert_eq!(reply.status, 200, "{reply:?}");
     }
     let rest = running.stop();
     let access: Vec<&String> = rest

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use prometheus_parse::{Scrape, Value};
-use support::{docroot, exchange, TestServer, WAIT};
-use web_server::config::AdminConfig;
+use support::http::exchange;
+use support::{docroot, TestServer, WAIT};
 use web_server::http::Router;
 use web_server::metrics::{LATENCY_BUCKETS, METRICS_ID, METRICS_SUP_ID};
 use web_server::server::ServerConfig;
@@ -31,17 +31,16 @@ fn serial() -> MutexGuard<'static, ()> {
 
 const BODY: &[u8] = b"alpha";
 
-fn config() -> ServerConfig {
-    ServerConfig {
-        docroot: Some(docroot(&[("a.txt", BODY)])),
+/// A server with the admin endpoint, serving `a.txt`.
+fn start() -> TestServer {
+    let root = docroot(&[("a.txt", BODY)]);
+    let config = ServerConfig {
+        docroot: Some(root.to_path_buf()),
         workers: 2,
-        admin: Some(AdminConfig {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            token: None,
-            allow_kill: true,
-        }),
+        admin: Some(support::admin_on_loopback(None, true)),
         ..ServerConfig::default()
-    }
+    };
+    TestServer::start(config, Router::new).keeping(root)
 }
 
 /// Scrapes over one kept-alive admin connection, so the scraper is a single, steady connection.
@@ -127,7 +126,7 @@ const EVERY_SERIES: [(&str, &str); 16] = [
 #[test]
 fn metrics_has_every_series_and_counts_the_traffic() {
     let _turn = serial();
-    let server = TestServer::start(config(), Router::new);
+    let server = start();
     let mut scraper = Scraper::new(&server);
     let before = scraper.scrape();
 
@@ -218,7 +217,7 @@ fn metrics_has_every_series_and_counts_the_traffic() {
 #[test]
 fn killing_web_server_metrics_loses_no_request_and_no_count() {
     let _turn = serial();
-    let server = TestServer::start(config(), Router::new);
+    let server = start();
     let mut scraper = Scraper::new(&server);
     let before = scraper.scrape();
     let restarts = |s: &Scrape| {

@@ -6,23 +6,22 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{docroot, exchange, TestServer, WAIT};
-use web_server::config::AdminConfig;
+use support::http::exchange;
+use support::{docroot, TestServer, WAIT};
 use web_server::http::{Method, Router};
 use web_server::metrics as server_metrics;
 use web_server::server::ServerConfig;
 
-fn config() -> ServerConfig {
-    ServerConfig {
-        docroot: Some(docroot(&[("a.txt", b"alpha")])),
+/// A server with the admin endpoint, serving `a.txt`.
+fn start() -> TestServer {
+    let root = docroot(&[("a.txt", b"alpha")]);
+    let config = ServerConfig {
+        docroot: Some(root.to_path_buf()),
         workers: 1,
-        admin: Some(AdminConfig {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            token: None,
-            allow_kill: false,
-        }),
+        admin: Some(support::admin_on_loopback(None, false)),
         ..ServerConfig::default()
-    }
+    };
+    TestServer::start(config, Router::new).keeping(root)
 }
 
 #[test]
@@ -38,8 +37,8 @@ fn another_global_recorder_does_not_hide_the_servers_series() {
     assert!(text.contains("web_server_response_bytes_total 42"));
 
     // Two servers in the process: both start, and share the one recorder.
-    let first = TestServer::start(config(), Router::new);
-    let second = TestServer::start(config(), Router::new);
+    let first = start();
+    let second = start();
     for server in [&first, &second] {
         let reply = exchange(
             &mut server.connect(),

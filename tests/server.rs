@@ -6,20 +6,31 @@ mod support;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use support::{closed_by_server, docroot, exchange, read_reply, TestServer, WAIT};
+use support::http::{closed_by_server, exchange, parse_whole, read_head, read_reply};
+use support::proc::rss_bytes;
+use support::temp::TempDir;
+use support::{docroot, eventually, TestServer, WAIT};
 use web_server::http::{Response, Router, StatusCode};
 use web_server::server::ServerConfig;
 
-fn config_with_docroot(files: &[(&str, &[u8])]) -> ServerConfig {
-    ServerConfig {
-        docroot: Some(docroot(files)),
+/// A configuration serving `files`, and the directory holding them (keep it while serving).
+fn config_with_docroot(files: &[(&str, &[u8])]) -> (ServerConfig, TempDir) {
+    let root = docroot(files);
+    let config = ServerConfig {
+        docroot: Some(root.to_path_buf()),
         workers: 2,
         ..ServerConfig::default()
-    }
+    };
+    (config, root)
 }
 
-fn site() -> ServerConfig {
+fn site() -> (ServerConfig, TempDir) {
     config_with_docroot(&[("index.html", b"<h1>hello</h1>"), ("a.txt", b"alpha")])
+}
+
+/// A server on `site`'s configuration with [`router`], keeping its directory.
+fn start((config, root): (ServerConfig, TempDir)) -> TestServer {
+    TestServer::start(config, router).keeping(root)
 }
 
 fn router() -> Router {
@@ -40,7 +51,7 @@ fn router() -> Router {
 
 #[test]
 fn serves_static_files_and_routes() {
-    let server = TestServer::start(site(), router);
+    let server = start(site());
     let mut conn = server.connect();
     let index = exchange(&mut conn, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(index.status, 200);
@@ -60,7 +71,7 @@ fn serves_static_files_and_routes() {
 
 #[test]
 fn rfc9112_9_3_keep_alive_reuses_the_connection() {
-    let server = TestServer::start(site(), router);
+    let server = start(site());
     let mut conn = server.connect();
     for _ in 0..5 {
         let reply = exchange(&mut conn, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -71,7 +82,7 @@ fn rfc9112_9_3_keep_alive_reuses_the_connection() {
 
 #[test]
 fn rfc9112_9_3_2_pipelined_responses_come_in_request_order() {
-    let server = TestServer::start(site(), router);
+    let server = start(site());
     let mut conn = server.connect();
     let mut batch = String::new();
     for name in ["one", "two", "three", "four"] {
@@ -86,7 +97,7 @@ fn rfc9112_9_3_2_pipelined_responses_come_in_request_order() {
 
 #[test]
 fn rfc9112_9_3_http_1_0_closes_by_default() {
-    let server = TestServer::start(site(), router);
+    let server = start(site());
     let mut conn = server.connect();
     let reply = exchange(&mut conn, "GET /a.txt HTTP/1.0\r\n\r\n");
     assert_eq!(reply.status, 200);
@@ -97,7 +108,7 @@ fn rfc9112_9_3_http_1_0_closes_by_default() {
 /// the server closes at once (nothing more sent) or lingers (bytes came after the request).
 #[test]
 fn rfc9112_9_6_a_client_close_is_answered_and_closed_at_once() {
-    let server = TestServer::start(site(), router);
+    let server = start(site());
     let mut conn = server.connect();
     let reply = exchange(
         &mut conn,
@@ -126,7 +137,7 @@ fn rfc9112_9_6_a_client_close_is_answered_and_closed_at_once() {
 
 #[test]
 fn rfc9110_9_3_2_head_has_get_headers_and_no_body() {
-    let server = TestServer::start(site(), router);
+    let server = start(site());
     let mut conn = server.connect();
     let head = exchange(&mut conn, "HEAD /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(head.header("content-length"), Some("5"));
@@ -137,7 +148,7 @@ fn rfc9110_9_3_2_head_has_get_headers_and_no_body() {
 
 #[test]
 fn rfc9110_10_1_1_expect_continue_gets_100_before_the_body() {
-    let server = TestServer::start(site(), router);
+    let server = start(site());
     let mut conn = server.connect();
     conn.write_all(
         b"POST /hello/x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
@@ -155,9 +166,9 @@ fn rfc9110_10_1_1_expect_continue_gets_100_before_the_body() {
 
 #[test]
 fn max_keepalive_requests_closes_after_the_limit() {
-    let mut config = site();
+    let (mut config, root) = site();
     config.connection.max_keepalive_requests = 3;
-    let server = TestServer::start(config, router);
+    let server = TestServer::start(config, router).keeping(root);
     let mut conn = server.connect();
     for _ in 0..2 {
         let reply = exchange(&mut conn, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -170,7 +181,7 @@ fn max_keepalive_requests_closes_after_the_limit() {
 
 #[test]
 fn panicking_route_answers_500_closes_and_the_server_goes_on() {
-    let server = TestServer::start(site(), router);
+    let server = start(site());
     let mut conn = server.connect();
     let reply = exchange(&mut conn, "GET /panic HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(reply.status, 500);
@@ -192,9 +203,9 @@ fn panicking_route_answers_500_closes_and_the_server_goes_on() {
 
 #[test]
 fn header_timeout_is_not_reset_by_trickled_bytes() {
-    let mut config = site();
+    let (mut config, root) = site();
     config.connection.header_timeout = Duration::from_millis(300);
-    let server = TestServer::start(config, router);
+    let server = TestServer::start(config, router).keeping(root);
     let mut conn = server.connect();
     conn.write_all(b"GET /a.txt HTTP/1.1\r\n").unwrap();
     // Keep trickling bytes; the deadline counts from the first byte, so the server answers
@@ -212,16 +223,20 @@ fn header_timeout_is_not_reset_by_trickled_bytes() {
             Err(_) => {}
         }
     }
-    let text = String::from_utf8_lossy(&reply);
-    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    let reply = parse_whole(&reply, false);
+    assert_eq!(
+        (reply.version.as_str(), reply.status),
+        ("HTTP/1.1", 408),
+        "{reply:?}"
+    );
     assert!(began.elapsed() < WAIT, "closed by the header timeout");
 }
 
 #[test]
 fn keepalive_timeout_closes_an_idle_connection() {
-    let mut config = site();
+    let (mut config, root) = site();
     config.connection.keepalive_timeout = Duration::from_millis(200);
-    let server = TestServer::start(config, router);
+    let server = TestServer::start(config, router).keeping(root);
     let mut conn = server.connect();
     assert_eq!(
         exchange(&mut conn, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status,
@@ -232,9 +247,9 @@ fn keepalive_timeout_closes_an_idle_connection() {
 
 #[test]
 fn body_timeout_answers_408() {
-    let mut config = site();
+    let (mut config, root) = site();
     config.connection.body_timeout = Duration::from_millis(200);
-    let server = TestServer::start(config, router);
+    let server = TestServer::start(config, router).keeping(root);
     let mut conn = server.connect();
     conn.write_all(b"POST /hello/x HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
         .unwrap();
@@ -245,9 +260,9 @@ fn body_timeout_answers_408() {
 
 #[test]
 fn max_connections_holds_new_connections_until_one_closes() {
-    let mut config = site();
+    let (mut config, root) = site();
     config.max_connections = 2;
-    let server = TestServer::start(config, router);
+    let server = TestServer::start(config, router).keeping(root);
     let mut first = server.connect();
     let mut second = server.connect();
     assert_eq!(
@@ -283,7 +298,7 @@ fn max_connections_holds_new_connections_until_one_closes() {
 
 #[test]
 fn malformed_request_gets_400_and_close() {
-    let server = TestServer::start(site(), router);
+    let server = start(site());
     let mut conn = server.connect();
     let reply = exchange(&mut conn, "GET / HTTP/1.1\r\nHost : t\r\n\r\n");
     assert_eq!(reply.status, 400);
@@ -292,7 +307,7 @@ fn malformed_request_gets_400_and_close() {
 
 #[test]
 fn the_tree_has_the_seed_shape() {
-    let server = TestServer::start(site(), router);
+    let server = start(site());
     let tree = server.snapshot();
     let ids: Vec<&str> = tree.walk().iter().map(|n| n.id.as_str()).collect();
     assert_eq!(
@@ -324,7 +339,7 @@ fn the_tree_has_the_seed_shape() {
 
 #[test]
 fn killed_listener_restarts_on_the_same_port_and_connections_survive() {
-    let server = TestServer::start(site(), router);
+    let server = start(site());
     let mut kept = server.connect();
     assert_eq!(
         exchange(&mut kept, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status,
@@ -351,32 +366,24 @@ fn killed_listener_restarts_on_the_same_port_and_connections_survive() {
     );
 }
 
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
-}
-
 #[test]
 fn large_files_are_streamed_with_bounded_memory() {
     const SIZE: usize = 48 * 1024 * 1024;
     let content: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
-    let config = config_with_docroot(&[("big.bin", &content)]);
+    let (config, root) = config_with_docroot(&[("big.bin", &content)]);
     let expected_sum: u64 = content.iter().map(|&b| u64::from(b)).sum();
     drop(content);
-    let server = TestServer::start(config, router);
-    let before = resident_bytes();
+    let server = TestServer::start(config, router).keeping(root);
+    let before = rss_bytes(std::process::id());
     let mut conn = server.connect();
     conn.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        conn.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
-    assert!(head.contains(&format!("Content-Length: {SIZE}")), "{head}");
+    let head = read_head(&mut conn);
+    assert_eq!(
+        head.header("content-length"),
+        Some(SIZE.to_string().as_str()),
+        "{head:?}"
+    );
     let (mut received, mut sum, mut peak) = (0usize, 0u64, 0u64);
     let mut chunk = vec![0u8; 64 * 1024];
     while received < SIZE {
@@ -385,7 +392,7 @@ fn large_files_are_streamed_with_bounded_memory() {
         sum += chunk[..n].iter().map(|&b| u64::from(b)).sum::<u64>();
         received += n;
         if received % (8 * 1024 * 1024) < n {
-            peak = peak.max(resident_bytes().saturating_sub(before));
+            peak = peak.max(rss_bytes(std::process::id()).saturating_sub(before));
         }
     }
     assert_eq!((received, sum), (SIZE, expected_sum));
@@ -408,9 +415,9 @@ fn large_files_are_streamed_with_bounded_memory() {
 
 #[test]
 fn binds_every_address_ipv4_and_ipv6() {
-    let mut config = site();
+    let (mut config, root) = site();
     config.bind = vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()];
-    let server = TestServer::start(config, router);
+    let server = TestServer::start(config, router).keeping(root);
     assert_eq!(server.addrs.len(), 2);
     assert!(server.addrs[0].is_ipv4() && server.addrs[1].is_ipv6());
     for addr in &server.addrs {
@@ -426,7 +433,7 @@ fn binds_every_address_ipv4_and_ipv6() {
 
 #[test]
 fn connections_are_spread_over_the_worker_partitions() {
-    let server = TestServer::start(site(), router);
+    let server = start(site());
     // SO_REUSEPORT hashes each connection to one worker's socket: with 32 connections, the
     // chance that all land on one of two workers is 2^-31.
     let mut conns: Vec<_> = (0..32).map(|_| server.connect()).collect();
@@ -451,30 +458,21 @@ fn connections_are_spread_over_the_worker_partitions() {
     );
 }
 
-/// Probes `condition` until it holds, failing the test after [`WAIT`].
-fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let began = std::time::Instant::now();
-    while !condition() {
-        assert!(began.elapsed() < WAIT, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn send_timeout_drops_a_client_that_stops_reading() {
     let big = vec![7u8; 32 * 1024 * 1024];
-    let mut config = config_with_docroot(&[("big.bin", &big)]);
+    let (mut config, root) = config_with_docroot(&[("big.bin", &big)]);
     config.connection.send_timeout = Duration::from_millis(300);
-    let server = TestServer::start(config, router);
+    let server = TestServer::start(config, router).keeping(root);
     let mut stalled = server.connect();
     stalled
         .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
-    eventually("the connection is counted", || {
+    eventually("the connection is counted", WAIT, || {
         server.active_connections() == 1
     });
     // Never read: the socket buffers fill, writes stop progressing, the server gives up.
-    eventually("the stalled connection is dropped", || {
+    eventually("the stalled connection is dropped", WAIT, || {
         server.active_connections() == 0
     });
     let mut other = server.connect();

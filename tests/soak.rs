@@ -13,10 +13,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::load::{
-    assert_descriptors_return, mib, open_fds, rss_bytes, threads, Descriptors, Load, LoadPlan, Mix,
-    Site,
-};
+use support::load::{Load, LoadPlan, Mix, Site};
+use support::proc::{assert_descriptors_return, mib, open_fds, rss_bytes, threads, Descriptors};
 use support::process::{server, Running};
 
 const CLIENTS: usize = 6;

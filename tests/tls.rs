@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, ServerName};
+use support::http::{exchange, read_reply, read_whole, Reply};
 use support::process::{server, Running};
-use support::{docroot, exchange, TestServer, WAIT};
+use support::{docroot, TestServer, WAIT};
 use web_server::config::TlsConfig;
 use web_server::http::Router;
 use web_server::server::ServerConfig;
@@ -29,14 +30,16 @@ fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf, CertificateDer<'sta
     (cert, key, generated.cert.der().clone())
 }
 
+/// A server with TLS on, its certificate, and the certificate's PEM file.
 fn tls_server(
     redirect_http: bool,
     handshake_timeout: Duration,
 ) -> (TestServer, CertificateDer<'static>, PathBuf) {
     let root = docroot(&[("a.txt", b"alpha")]);
     let (cert, key, der) = certificate(&root, "cert");
+    let pem = cert.clone();
     let config = ServerConfig {
-        docroot: Some(root.clone()),
+        docroot: Some(root.to_path_buf()),
         workers: 2,
         tls: Some(TlsConfig {
             bind: vec!["127.0.0.1:0".parse().unwrap()],
@@ -47,7 +50,11 @@ fn tls_server(
         }),
         ..ServerConfig::default()
     };
-    (TestServer::start(config, Router::new), der, root)
+    (
+        TestServer::start(config, Router::new).keeping(root),
+        der,
+        pem,
+    )
 }
 
 fn client(
@@ -68,7 +75,7 @@ fn client(
 }
 
 /// One HTTPS request with `Connection: close`; returns the negotiated version, ALPN, the peer
-/// certificate and the raw response.
+/// certificate and the response.
 fn https_get(
     addr: SocketAddr,
     config: Arc<rustls::ClientConfig>,
@@ -77,7 +84,7 @@ fn https_get(
     rustls::ProtocolVersion,
     Option<Vec<u8>>,
     CertificateDer<'static>,
-    String,
+    Reply,
 ) {
     let tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(WAIT)).unwrap();
@@ -89,17 +96,11 @@ fn https_get(
         "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
-    let mut reply = Vec::new();
-    let _ = tls.read_to_end(&mut reply);
+    let reply = read_whole(&mut tls, false);
     let version = tls.conn.protocol_version().unwrap();
     let alpn = tls.conn.alpn_protocol().map(<[u8]>::to_vec);
     let peer = tls.conn.peer_certificates().unwrap()[0].clone();
-    (
-        version,
-        alpn,
-        peer,
-        String::from_utf8_lossy(&reply).into_owned(),
-    )
+    (version, alpn, peer, reply)
 }
 
 fn tls_addr(server: &TestServer) -> SocketAddr {
@@ -118,8 +119,8 @@ fn https_with_tls13_and_tls12_and_alpn_http11() {
         assert_eq!(version, versions[0].version);
         assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
         assert_eq!(peer, der);
-        assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
-        assert!(reply.ends_with("alpha"), "{reply}");
+        assert_eq!(reply.status_line(), "HTTP/1.1 200 OK", "{reply:?}");
+        assert_eq!(reply.body, b"alpha", "{reply:?}");
     }
     let mut plain = server.connect();
     assert_eq!(
@@ -135,11 +136,11 @@ fn curl_fetches_over_https() {
         eprintln!("SKIPPED curl_fetches_over_https: curl is not installed");
         return;
     }
-    let (server, _, root) = tls_server(false, Duration::from_secs(10));
+    let (server, _, pem) = tls_server(false, Duration::from_secs(10));
     let addr = tls_addr(&server);
     let output = Command::new("curl")
         .args(["--silent", "--show-error", "--max-time", "10", "--cacert"])
-        .arg(root.join("cert.pem"))
+        .arg(pem)
         .args(["--resolve", &format!("localhost:{}:127.0.0.1", addr.port())])
         .arg(format!("https://localhost:{}/a.txt", addr.port()))
         .output()
@@ -171,7 +172,7 @@ fn failed_handshakes_are_dropped_and_change_nothing() {
         );
     }
     let (_, _, _, reply) = https_get(addr, client(&der, &[&rustls::version::TLS13]), "/a.txt");
-    assert!(reply.starts_with("HTTP/1.1 200"));
+    assert_eq!(reply.status, 200);
     assert_eq!(
         server
             .snapshot()
@@ -246,16 +247,10 @@ fn certificates_reload_on_sighup_without_dropping_connections() {
         stream
             .write_all(b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .unwrap();
-        let mut buf = vec![0u8; 4096];
-        let mut got = Vec::new();
-        while !String::from_utf8_lossy(&got).ends_with("alpha") {
-            let n = stream.read(&mut buf).unwrap();
-            assert!(n > 0);
-            got.extend_from_slice(&buf[..n]);
-        }
-        String::from_utf8_lossy(&got).into_owned()
+        read_reply(stream, false)
     };
-    assert!(exchange_tls(&mut kept).starts_with("HTTP/1.1 200"));
+    let reply = exchange_tls(&mut kept);
+    assert_eq!((reply.status, reply.body.as_slice()), (200, &b"alpha"[..]));
 
     let (_, _, second) = certificate(&root, "cert");
     running.signal("-HUP");
@@ -263,9 +258,11 @@ fn certificates_reload_on_sighup_without_dropping_connections() {
     let (_, _, peer, reply) =
         https_get(https, client(&second, &[&rustls::version::TLS13]), "/a.txt");
     assert_eq!(peer, second, "new handshakes get the new certificate");
-    assert!(reply.starts_with("HTTP/1.1 200"));
-    assert!(
-        exchange_tls(&mut kept).starts_with("HTTP/1.1 200"),
+    assert_eq!(reply.status, 200);
+    let reply = exchange_tls(&mut kept);
+    assert_eq!(
+        (reply.status, reply.body.as_slice()),
+        (200, &b"alpha"[..]),
         "the old session kept going"
     );
 

@@ -1,12 +1,12 @@
-//! Helpers for the abuse suite (`tests/abuse_*.rs`): process-wide measurements (resident
-//! memory, open descriptors, sockets left in CLOSE_WAIT), bounded probes, a deterministic PRNG,
-//! a "normal client" that measures latency while an attack runs, trickling attackers, and raw
-//! clients that read until the server closes.
+//! Helpers for the abuse suite (`tests/abuse_*.rs`): the descriptor limit and leak checks,
+//! bounded probes, a deterministic PRNG, a "normal client" that measures latency while an attack
+//! runs, trickling attackers, and raw clients that read until the server closes.
 //!
-//! The server under test runs in this process ([`super::TestServer`]), so `/proc/self` measures
-//! it (plus the test's own clients, which are counted in the baselines). Tests that measure
-//! process-wide quantities take [`serial`] so that other tests of the same binary do not disturb
-//! them; cargo runs test binaries one at a time.
+//! The server under test runs in this process ([`super::TestServer`]), so this process's
+//! measurements ([`super::proc`] with [`std::process::id`]) measure it, plus the test's own
+//! clients, which are counted in the baselines. Tests that measure process-wide quantities take
+//! [`serial`] so that other tests of the same binary do not disturb them; cargo runs test
+//! binaries one at a time.
 
 #![allow(dead_code)]
 
@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::WAIT;
+use super::http::{connect, try_send};
+use super::proc::{close_wait, fd_soft_limit, open_fds, rss_bytes};
+use super::{eventually, WAIT};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -31,48 +33,9 @@ pub fn serial() -> MutexGuard<'static, ()> {
 // ---------------------------------------------------------------------------------------------
 // Process-wide measurements.
 
-/// This process's resident memory (`VmRSS` in `/proc/self/status`), in bytes.
-pub fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("reads /proc/self/status");
-    let line = status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))
-        .expect("VmRSS in /proc/self/status");
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS is a number of kB");
-    kib * 1024
-}
-
-/// Descriptors open in this process (entries of `/proc/self/fd`, minus the one `read_dir`
-/// itself holds while listing).
-pub fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("lists /proc/self/fd")
-        .count()
-        .saturating_sub(1)
-}
-
-/// The soft limit on open descriptors (`Max open files` in `/proc/self/limits`).
-pub fn fd_soft_limit() -> u64 {
-    let limits = std::fs::read_to_string("/proc/self/limits").expect("reads /proc/self/limits");
-    let line = limits
-        .lines()
-        .find(|line| line.starts_with("Max open files"))
-        .expect("Max open files in /proc/self/limits");
-    let soft = line
-        .trim_start_matches("Max open files")
-        .split_whitespace()
-        .next()
-        .unwrap();
-    soft.parse().unwrap_or(u64::MAX) // "unlimited"
-}
-
 /// Fails the test with instructions when this process may not open `needed` descriptors.
 pub fn require_fds(needed: u64) {
-    let limit = fd_soft_limit();
+    let limit = fd_soft_limit(std::process::id());
     assert!(
         limit >= needed,
         "this test needs about {needed} open descriptors (client and server sockets in one \
@@ -81,53 +44,24 @@ pub fn require_fds(needed: u64) {
     );
 }
 
-/// Sockets in CLOSE_WAIT (state `08` in `/proc/net/tcp` and `/proc/net/tcp6`) whose local port
-/// is `port`: connections the peer closed but the server never did.
-pub fn close_wait(port: u16) -> usize {
-    tcp_states(port)
-        .iter()
-        .filter(|&&state| state == 0x08)
-        .count()
+/// Waits until the server is idle (see [`assert_no_leaks`]), then measures what an attack is
+/// compared with: this process's open descriptors and resident memory.
+pub fn idle_baseline(server: &super::TestServer) -> (usize, u64) {
+    assert_no_leaks(server, usize::MAX);
+    let pid = std::process::id();
+    (open_fds(pid), rss_bytes(pid))
 }
 
-/// The states of every socket in `/proc/net/tcp{,6}` whose local port is `port`.
-pub fn tcp_states(port: u16) -> Vec<u8> {
-    let mut states = Vec::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            if fields.len() < 4 {
-                continue;
-            }
-            let local_port = fields[1]
-                .rsplit(':')
-                .next()
-                .and_then(|hex| u16::from_str_radix(hex, 16).ok());
-            if local_port == Some(port) {
-                if let Ok(state) = u8::from_str_radix(fields[3], 16) {
-                    states.push(state);
-                }
-            }
-        }
-    }
-    states
-}
-
-/// Probes `condition` every 20 ms until it holds, failing the test after `limit`; returns how
-/// long it took.
-pub fn eventually(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) -> Duration {
-    let began = Instant::now();
-    while !condition() {
-        assert!(
-            began.elapsed() < limit,
-            "timed out after {limit:?} waiting until {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    began.elapsed()
+/// The routes of the abuse targets: `POST /upload` answers `stored`, whatever it sent.
+pub fn upload_router() -> web_server::http::Router {
+    use web_server::http::{Response, Router, StatusCode};
+    let mut router = Router::new();
+    router
+        .post("/upload", |_req, _params| {
+            Response::text(StatusCode::OK, "stored\n")
+        })
+        .unwrap();
+    router
 }
 
 /// Waits until the server holds no connection, this process's descriptors are back to
@@ -139,25 +73,12 @@ pub fn assert_no_leaks(server: &super::TestServer, baseline_fds: usize) {
     });
     let mut fds = 0;
     eventually("descriptors return to the baseline", WAIT, || {
-        fds = open_fds();
+        fds = open_fds(std::process::id());
         fds <= baseline_fds
     });
     eventually("no socket is left in CLOSE_WAIT", WAIT, || {
         close_wait(port) == 0
     });
-}
-
-/// A fresh, empty directory under the system's temporary directory.
-pub fn fresh_dir(label: &str) -> std::path::PathBuf {
-    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "web_server_abuse_{label}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// `len` bytes of deterministic, incompressible-looking content.
@@ -274,11 +195,11 @@ impl NormalClient {
                 let mut report = NormalReport::default();
                 while !stop.load(Ordering::Acquire) {
                     let began = Instant::now();
-                    match get_once(addr, &request) {
-                        Ok((200, got)) if got == body => {
+                    match try_send(addr, &request) {
+                        Ok(reply) if reply.status == 200 && reply.body == body => {
                             report.latencies.samples.push(began.elapsed())
                         }
-                        Ok((status, _)) => report.failures.push(format!("answered {status}")),
+                        Ok(reply) => report.failures.push(format!("answered {}", reply.status)),
                         Err(err) => report.failures.push(format!("{err}")),
                     }
                     std::thread::sleep(Duration::from_millis(10));
@@ -331,183 +252,8 @@ impl Drop for NormalClient {
     }
 }
 
-/// One request on a fresh connection; the status and body of the answer (Content-Length
-/// framed).
-pub fn get_once(addr: SocketAddr, request: &str) -> std::io::Result<(u16, Vec<u8>)> {
-    let mut stream = TcpStream::connect_timeout(&addr, WAIT)?;
-    stream.set_read_timeout(Some(WAIT))?;
-    stream.write_all(request.as_bytes())?;
-    let mut reader = ResponseReader::new(stream);
-    let reply = reader.next_response()?;
-    Ok((reply.status, reply.body))
-}
-
-/// `GET path` on a fresh connection: its status and body.
-pub fn get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
-    get_once(addr, &format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n"))
-        .unwrap_or_else(|err| panic!("GET {path}: {err}"))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Buffered response parsing (the harness's `read_reply` reads byte by byte, too slow for
-// thousands of pipelined answers).
-
-/// One response.
-#[derive(Debug, Clone)]
-pub struct Response {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Reads Content-Length-framed responses from a stream through a buffer.
-pub struct ResponseReader<R: Read> {
-    inner: R,
-    buf: Vec<u8>,
-    start: usize,
-}
-
-impl<R: Read> ResponseReader<R> {
-    pub fn new(inner: R) -> Self {
-        ResponseReader {
-            inner,
-            buf: Vec::with_capacity(64 * 1024),
-            start: 0,
-        }
-    }
-
-    fn fill(&mut self) -> std::io::Result<()> {
-        if self.start > 0 && self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-        }
-        let mut chunk = [0u8; 16 * 1024];
-        let n = self.inner.read(&mut chunk)?;
-        if n == 0 {
-            return Err(std::io::Error::new(
-                ErrorKind::UnexpectedEof,
-                "connection closed before a whole response",
-            ));
-        }
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(())
-    }
-
-    /// The next response (bodies framed by Content-Length; none for 1xx, 204 and 304).
-    pub fn next_response(&mut self) -> std::io::Result<Response> {
-        let head_end = loop {
-            if let Some(at) = find(&self.buf[self.start..], b"\r\n\r\n") {
-                break self.start + at + 4;
-            }
-            self.fill()?;
-        };
-        let head = String::from_utf8_lossy(&self.buf[self.start..head_end]).into_owned();
-        let (status, headers) = parse_head(&head).ok_or_else(|| {
-            std::io::Error::new(ErrorKind::InvalidData, format!("bad head {head:?}"))
-        })?;
-        let length = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        let length = if status < 200 || status == 204 || status == 304 {
-            0
-        } else {
-            length
-        };
-        while self.buf.len() < head_end + length {
-            self.fill()?;
-        }
-        let body = self.buf[head_end..head_end + length].to_vec();
-        self.start = head_end + length;
-        Ok(Response {
-            status,
-            headers,
-            body,
-        })
-    }
-
-    /// Bytes received but not yet parsed.
-    pub fn leftover(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-
-    pub fn get_mut(&mut self) -> &mut R {
-        &mut self.inner
-    }
-}
-
-/// The status and fields of a response head (`HTTP/1.x NNN reason\r\n` + fields).
-pub fn parse_head(head: &str) -> Option<(u16, Vec<(String, String)>)> {
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next()?;
-    if !status_line.starts_with("HTTP/1.") {
-        return None;
-    }
-    let status = status_line.split(' ').nth(1)?.parse().ok()?;
-    let headers = lines
-        .filter(|l| !l.is_empty())
-        .filter_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            Some((n.to_owned(), v.trim().to_owned()))
-        })
-        .collect();
-    Some((status, headers))
-}
-
-pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Splits everything a connection received into responses (Content-Length framed); the
-/// unparsable rest is returned too.
-pub fn split_responses(mut bytes: &[u8]) -> (Vec<Response>, Vec<u8>) {
-    let mut reader = ResponseReader::new(&mut bytes);
-    let mut responses = Vec::new();
-    while let Ok(response) = reader.next_response() {
-        responses.push(response);
-    }
-    let rest = reader.leftover().to_vec();
-    (responses, rest)
-}
-
-/// Every status code at the start of a status line in `bytes` (a rough scan, for statistics).
-pub fn status_codes(bytes: &[u8]) -> Vec<u16> {
-    let mut codes = Vec::new();
-    let mut at = 0;
-    while let Some(found) = find(&bytes[at..], b"HTTP/1.1 ") {
-        let begin = at + found + 9;
-        if let Some(code) = bytes
-            .get(begin..begin + 3)
-            .and_then(|c| std::str::from_utf8(c).ok())
-            .and_then(|c| c.parse().ok())
-        {
-            codes.push(code);
-        }
-        at = begin;
-    }
-    codes
-}
-
 // ---------------------------------------------------------------------------------------------
 // Raw clients.
-
-/// A connection with read and write timeouts of [`WAIT`].
-pub fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect_timeout(&addr, WAIT).expect("connects");
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream.set_write_timeout(Some(WAIT)).unwrap();
-    stream
-}
 
 /// Closes `stream` with a reset (SO_LINGER 0): the peer sees RST instead of FIN.
 pub fn reset(stream: TcpStream) {
@@ -683,11 +429,6 @@ pub fn close_times(results: &[Trickled]) -> (usize, Duration, Duration) {
         times.iter().copied().min().unwrap_or_default(),
         times.iter().copied().max().unwrap_or_default(),
     )
-}
-
-/// Human-readable MiB / KiB.
-pub fn kib(bytes: u64) -> String {
-    format!("{:.1} KiB", bytes as f64 / 1024.0)
 }
 
 /// The server configuration a profile's files give (as the binary would load it), serving

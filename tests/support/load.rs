@@ -1,6 +1,4 @@
-//! A mixed-load client for the chaos and soak suites (`tests/chaos.rs`, `tests/soak.rs`), and
-//! probes of another process's resident memory and descriptors (the server runs as the real
-//! binary there, so `/proc/PID` measures it alone, without the test's own clients).
+//! A mixed-load client for the chaos and soak suites (`tests/chaos.rs`, `tests/soak.rs`).
 //!
 //! Each client thread connects, sends a random number of keep-alive requests drawn from a mix
 //! (a small file, `Connection: close`, gzip, a range, a 404, a conditional GET), checks every
@@ -12,13 +10,14 @@
 
 use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::abuse::{content, ResponseReader, Xorshift};
+use super::abuse::{content, Xorshift};
+use super::http::{Reply, ReplyReader};
+use super::temp::TempDir;
 
 /// Read, write and connect timeout of every load connection: far longer than any answer takes,
 /// so that expiring means a connection was left hanging.
@@ -32,7 +31,7 @@ pub const MAX_REQUESTS_PER_CONNECTION: u32 = 40;
 
 /// The files of the load's document root, kept to check every answer.
 pub struct Site {
-    pub dir: PathBuf,
+    pub dir: TempDir,
     /// `/small.bin`: 1 KiB, below `compression.min_bytes` and not a compressible type.
     pub small: Vec<u8>,
     /// `/page.html`: about 8 KiB of compressible HTML.
@@ -78,12 +77,6 @@ impl Site {
             big,
             page_gzip_trailer,
         }
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -403,7 +396,7 @@ fn client(shared: &Shared, index: u64) -> ClientReport {
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
         let _ = stream.set_nodelay(true);
-        let mut reader = ResponseReader::new(stream);
+        let mut reader = ReplyReader::new(stream);
         let planned = 1 + rng.below(MAX_REQUESTS_PER_CONNECTION as usize) as u32;
         let mut served = 0u32;
         while served < planned {
@@ -418,7 +411,7 @@ fn client(shared: &Shared, index: u64) -> ClientReport {
             let outcome = reader
                 .get_mut()
                 .write_all(request.text.as_bytes())
-                .and_then(|()| reader.next_response());
+                .and_then(|()| reader.next_reply());
             let response = match outcome {
                 Ok(response) => response,
                 Err(err) => {
@@ -519,12 +512,7 @@ fn request(kind: Kind, rng: &mut Xorshift, etag: Option<&str>) -> Request {
 }
 
 /// Whether `response` is the right answer to `request`; what is wrong otherwise.
-fn check(
-    shared: &Shared,
-    kind: Kind,
-    request: &Request,
-    response: &super::abuse::Response,
-) -> Result<(), String> {
+fn check(shared: &Shared, kind: Kind, request: &Request, response: &Reply) -> Result<(), String> {
     let expect_status = |status: u16| {
         if response.status == status {
             Ok(())
@@ -578,143 +566,4 @@ fn check(
         }
     }
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Probes of another process.
-
-/// Resident memory of process `pid` (`VmRSS` in `/proc/PID/status`), in bytes.
-pub fn rss_bytes(pid: u32) -> u64 {
-    status_field(pid, "VmRSS:") * 1024
-}
-
-/// Threads of process `pid`.
-pub fn threads(pid: u32) -> u64 {
-    status_field(pid, "Threads:")
-}
-
-fn status_field(pid: u32, name: &str) -> u64 {
-    let path = format!("/proc/{pid}/status");
-    let status = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"));
-    status
-        .lines()
-        .find(|line| line.starts_with(name))
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no number for {name} in {path}"))
-}
-
-/// Descriptors open in process `pid` (entries of `/proc/PID/fd`; the one listing them is this
-/// process's, so it is not counted).
-pub fn open_fds(pid: u32) -> usize {
-    let path = format!("/proc/{pid}/fd");
-    std::fs::read_dir(&path)
-        .unwrap_or_else(|err| panic!("{path}: {err}"))
-        .count()
-}
-
-/// Whether a descriptor (`N->target`, as [`fd_targets`] lists it) is a regular file, kept
-/// open or deleted since.
-fn is_regular_file(descriptor: &str) -> bool {
-    let target = descriptor.split_once("->").map_or(descriptor, |(_, t)| t);
-    target.ends_with(" (deleted)")
-        || (target.starts_with('/') && std::path::Path::new(target).is_file())
-}
-
-/// What each descriptor of process `pid` points to, sorted.
-pub fn fd_targets(pid: u32) -> Vec<String> {
-    let path = format!("/proc/{pid}/fd");
-    let mut targets: Vec<String> = std::fs::read_dir(&path)
-        .map(|dir| {
-            dir.filter_map(Result::ok)
-                .map(|entry| {
-                    let target = std::fs::read_link(entry.path())
-                        .map(|t| t.display().to_string())
-                        .unwrap_or_else(|_| "?".to_owned());
-                    format!("{}->{target}", entry.file_name().to_string_lossy())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    targets.sort();
-    targets
-}
-
-/// A process's descriptors, split: the files the cache keeps open to send large bodies with
-/// `sendfile` (see `crates/server/src/zero_copy.rs`) belong to the cache's entries and live as
-/// long as they do, so they are bounded by the files cached, not by a baseline taken before
-/// anything was cached. Between loads the server holds no other regular file open.
-#[derive(Debug, Clone)]
-pub struct Descriptors {
-    pub bodies: Vec<String>,
-    pub other: Vec<String>,
-}
-
-impl Descriptors {
-    pub fn of(pid: u32) -> Descriptors {
-        let (bodies, other) = fd_targets(pid)
-            .into_iter()
-            .partition(|t| is_regular_file(t));
-        Descriptors { bodies, other }
-    }
-
-    pub fn total(&self) -> usize {
-        self.bodies.len() + self.other.len()
-    }
-
-    /// Whether nothing is open beyond `baseline` but at most `max_bodies` cached bodies.
-    pub fn back_to(&self, baseline: &Descriptors, max_bodies: usize) -> bool {
-        self.other.len() == baseline.other.len() && self.bodies.len() <= max_bodies
-    }
-
-    /// What differs from `baseline`, for a failure message.
-    pub fn diff(&self, baseline: &Descriptors) -> String {
-        let opened: Vec<&String> = self
-            .other
-            .iter()
-            .filter(|t| !baseline.other.contains(t))
-            .collect();
-        let closed: Vec<&String> = baseline
-            .other
-            .iter()
-            .filter(|t| !self.other.contains(t))
-            .collect();
-        format!(
-            "{} descriptors and {} cached bodies now, {} and {} at the baseline; opened since: \
-             {opened:?}; closed since: {closed:?}; bodies: {:?}",
-            self.other.len(),
-            self.bodies.len(),
-            baseline.other.len(),
-            baseline.bodies.len(),
-            self.bodies
-        )
-    }
-}
-
-/// Waits, at most `limit`, until process `pid` holds no descriptor beyond `baseline` but at
-/// most `max_bodies` cached bodies; fails the test with what differs otherwise.
-pub fn assert_descriptors_return(
-    pid: u32,
-    baseline: &Descriptors,
-    max_bodies: usize,
-    limit: Duration,
-) -> Descriptors {
-    let began = Instant::now();
-    loop {
-        let now = Descriptors::of(pid);
-        if now.back_to(baseline, max_bodies) {
-            return now;
-        }
-        assert!(
-            began.elapsed() < limit,
-            "the server's descriptors did not return to their baseline within {limit:?}: {}",
-            now.diff(baseline)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Human-readable MiB.
-pub fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }

@@ -1,21 +1,28 @@
 //! Shared helpers for system tests: a server running in its own actix System on a background
-//! thread, and raw-socket clients. Every wait is bounded.
+//! thread, and document roots for it. The HTTP client is in [`http`], temporary directories in
+//! [`temp`], `/proc` measurements in [`proc`], the real binary in [`process`]. Every wait is
+//! bounded.
 
 #![allow(dead_code)]
 
 pub mod abuse;
+pub mod http;
 pub mod load;
+pub mod proc;
 pub mod process;
+pub mod temp;
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use web_server::config::AdminConfig;
 use web_server::http::Router;
 use web_server::server::{Server, ServerConfig};
 use web_server::supervision::NodeSnapshot;
+
+use temp::TempDir;
 
 /// How long any single wait in a test may take before the test fails (a hang, not slowness).
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -26,6 +33,20 @@ enum Command {
     Active(mpsc::Sender<usize>),
     Cache(mpsc::Sender<web_server::server::CacheStats>),
     Stop,
+}
+
+/// Probes `condition` every 20 ms until it holds, failing the test after `limit`; returns how
+/// long it took.
+pub fn eventually(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) -> Duration {
+    let began = Instant::now();
+    while !condition() {
+        assert!(
+            began.elapsed() < limit,
+            "timed out after {limit:?} waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    began.elapsed()
 }
 
 /// A server on a background thread.
@@ -40,6 +61,8 @@ pub struct TestServer {
     pub tls: Option<SocketAddr>,
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
     thread: Option<JoinHandle<()>>,
+    /// Directories the server reads, removed after it stopped (fields drop after `drop`).
+    dirs: Vec<TempDir>,
 }
 
 impl TestServer {
@@ -96,7 +119,14 @@ impl TestServer {
             tls,
             commands,
             thread: Some(thread),
+            dirs: Vec::new(),
         }
+    }
+
+    /// Keeps `dir` (the server's document root) until the server has stopped.
+    pub fn keeping(mut self, dir: TempDir) -> TestServer {
+        self.dirs.push(dir);
+        self
     }
 
     pub fn snapshot(&self) -> NodeSnapshot {
@@ -128,15 +158,12 @@ impl TestServer {
 
     /// A connection to the admin endpoint.
     pub fn connect_admin(&self) -> TcpStream {
-        let stream = TcpStream::connect(self.admin.expect("admin runs")).expect("connects");
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        stream
+        http::connect(self.admin.expect("admin runs"))
     }
 
+    /// A connection to the first bound address.
     pub fn connect(&self) -> TcpStream {
-        let stream = TcpStream::connect(self.addr).expect("connects");
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        stream
+        http::connect(self.addr)
     }
 }
 
@@ -149,100 +176,28 @@ impl Drop for TestServer {
     }
 }
 
-/// One parsed response.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+/// A document root holding `files` (name relative to it, content), in a fresh temporary
+/// directory. Keep it until the server serving it has stopped.
+pub fn docroot(files: &[(&str, &[u8])]) -> TempDir {
+    TempDir::with_files("docroot", files)
 }
 
-impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+/// The admin endpoint on a loopback port the kernel picks.
+pub fn admin_on_loopback(token: Option<&str>, allow_kill: bool) -> AdminConfig {
+    AdminConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        token: token.map(str::to_owned),
+        allow_kill,
     }
 }
 
-/// Reads exactly one response (Content-Length framed, or no content for HEAD/304/204).
-pub fn read_reply(stream: &mut TcpStream, head_request: bool) -> Reply {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        let n = stream.read(&mut byte).expect("reads a response head");
-        assert!(
-            n > 0,
-            "connection closed before a response head; got {:?}",
-            String::from_utf8_lossy(&buf)
-        );
-        buf.push(byte[0]);
+/// The node `id` in a supervision tree as `/admin/tree` gives it (JSON), searched depth first.
+pub fn find_node<'v>(node: &'v serde_json::Value, id: &str) -> Option<&'v serde_json::Value> {
+    if node["id"] == id {
+        return Some(node);
     }
-    let head = String::from_utf8(buf).unwrap();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let (n, v) = l.split_once(':').unwrap();
-            (n.to_owned(), v.trim().to_owned())
-        })
-        .collect();
-    let mut reply = Reply {
-        status,
-        headers,
-        body: Vec::new(),
-    };
-    let length: usize = reply
-        .header("content-length")
-        .map_or(0, |v| v.parse().unwrap());
-    if !head_request && status != 304 && status != 204 {
-        reply.body = vec![0; length];
-        stream.read_exact(&mut reply.body).expect("reads the body");
-    }
-    reply
+    node["children"]
+        .as_array()?
+        .iter()
+        .find_map(|child| find_node(child, id))
 }
-
-/// Sends `request` and reads one response.
-pub fn exchange(stream: &mut TcpStream, request: &str) -> Reply {
-    stream.write_all(request.as_bytes()).unwrap();
-    read_reply(stream, request.starts_with("HEAD "))
-}
-
-/// True when the peer closed the connection (reads EOF) within the wait.
-pub fn closed_by_server(stream: &mut TcpStream) -> bool {
-    let mut rest = Vec::new();
-    stream.read_to_end(&mut rest).is_ok() && rest.is_empty()
-}
-
-/// A document root with a few files, in a fresh temporary directory.
-pub fn docroot(files: &[(&str, &[u8])]) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "web_server_test_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    // Names repeat when a process id is reused, and earlier runs' directories are not removed:
-    // start empty, or a file a test creates later (a 404 that must turn into a 200) would be
-    // there from the start.
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for (name, content) in files {
-        let path = dir.join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap();
-        }
-        std::fs::write(path, content).unwrap();
-    }
-    dir
-}
-
-static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
