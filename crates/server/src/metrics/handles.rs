@@ -8,7 +8,7 @@ use std::time::Duration;
 use metrics::{Counter, Gauge, Histogram, Key, Label, Recorder};
 use web_server_http::Method;
 
-use super::recorder::{self, METADATA};
+use super::series::{self, METADATA};
 
 /// Values of the `method` label: the standard methods, then `other` for requests whose
 /// method was not recognised (answered 501 or rejected before it was known).
@@ -43,12 +43,6 @@ pub struct RequestMetrics {
 }
 
 impl RequestMetrics {
-    /// The process's request handles (installing the recorder on first use).
-    #[inline]
-    pub fn get() -> &'static RequestMetrics {
-        &recorder::installed().handles.request
-    }
-
     /// Records one answered request: its method (`None` when not recognised), status code,
     /// time from its first byte to the end of its response, and the bytes written for it.
     #[inline]
@@ -71,7 +65,7 @@ impl RequestMetrics {
             let method = METHOD_LABELS[index / STATUS_CLASSES.len()];
             let class = STATUS_CLASSES[index % STATUS_CLASSES.len()];
             let key = Key::from_parts(
-                recorder::REQUESTS,
+                series::REQUESTS,
                 vec![
                     Label::from_static_parts("method", method),
                     Label::from_static_parts("status_class", class),
@@ -81,8 +75,8 @@ impl RequestMetrics {
         });
         RequestMetrics {
             requests,
-            duration: recorder.register_histogram(&key(recorder::REQUEST_DURATION), &METADATA),
-            bytes: counter(recorder, recorder::RESPONSE_BYTES),
+            duration: recorder.register_histogram(&key(series::REQUEST_DURATION), &METADATA),
+            bytes: counter(recorder, series::RESPONSE_BYTES),
             answered: AtomicU64::new(0),
         }
     }
@@ -125,18 +119,18 @@ impl Handles {
         let gauge = |name: &'static str| recorder.register_gauge(&key(name), &METADATA);
         Handles {
             request: RequestMetrics::register(recorder),
-            connections_accepted: counter(recorder, recorder::CONNECTIONS_ACCEPTED),
-            connections_closed: counter(recorder, recorder::CONNECTIONS_CLOSED),
-            cache_hits: counter(recorder, recorder::CACHE_HITS),
-            cache_misses: counter(recorder, recorder::CACHE_MISSES),
-            cache_evictions: counter(recorder, recorder::CACHE_EVICTIONS),
-            tls_handshakes: counter(recorder, recorder::TLS_HANDSHAKES),
-            tls_handshake_failures: counter(recorder, recorder::TLS_HANDSHAKE_FAILURES),
-            connections_active: gauge(recorder::CONNECTIONS_ACTIVE),
-            requests_per_second: gauge(recorder::REQUESTS_PER_SECOND),
-            resident_memory: gauge(recorder::RESIDENT_MEMORY),
-            cache_entries: gauge(recorder::CACHE_ENTRIES),
-            cache_bytes: gauge(recorder::CACHE_BYTES),
+            connections_accepted: counter(recorder, series::CONNECTIONS_ACCEPTED),
+            connections_closed: counter(recorder, series::CONNECTIONS_CLOSED),
+            cache_hits: counter(recorder, series::CACHE_HITS),
+            cache_misses: counter(recorder, series::CACHE_MISSES),
+            cache_evictions: counter(recorder, series::CACHE_EVICTIONS),
+            tls_handshakes: counter(recorder, series::TLS_HANDSHAKES),
+            tls_handshake_failures: counter(recorder, series::TLS_HANDSHAKE_FAILURES),
+            connections_active: gauge(series::CONNECTIONS_ACTIVE),
+            requests_per_second: gauge(series::REQUESTS_PER_SECOND),
+            resident_memory: gauge(series::RESIDENT_MEMORY),
+            cache_entries: gauge(series::CACHE_ENTRIES),
+            cache_bytes: gauge(series::CACHE_BYTES),
         }
     }
 }

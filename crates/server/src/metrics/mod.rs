@@ -39,6 +39,7 @@
 //! # Layout
 //!
 //! - `sup`: `web_server_metrics_sup` and the collector's child spec.
+//! - `series`: the series' names, the latency buckets, the metadata they are registered with.
 //! - `recorder`: installing the recorder once, describing the series, rendering.
 //! - `handles`: the stored handles, and [`RequestMetrics`] for the request path.
 //! - `rate`: the sliding requests-per-second window.
@@ -48,6 +49,7 @@ mod handles;
 mod proc;
 mod rate;
 mod recorder;
+mod series;
 pub(crate) mod sup;
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -59,7 +61,7 @@ use web_server_http::Method;
 use rate::RateWindow;
 
 pub use handles::{RequestMetrics, METHOD_LABELS, STATUS_CLASSES};
-pub use recorder::LATENCY_BUCKETS;
+pub use series::LATENCY_BUCKETS;
 pub use sup::ID as METRICS_SUP_ID;
 
 /// The supervision id of the metrics collector.
