@@ -12,18 +12,6 @@ use support::{docroot, TestServer};
 use web_server::http::Router;
 use web_server::server::ServerConfig;
 
-const SEED_NODES: [&str; 9] = [
-    "web_server_sup",
-    "web_server_tcp_listener_sup",
-    "web_server_tcp_listener",
-    "web_server_tcp_acceptor_sup",
-    "web_server_tcp_acceptor",
-    "web_server_cache_sup",
-    "web_server_cache",
-    "web_server_metrics_sup",
-    "web_server_metrics",
-];
-
 fn chromium() -> Option<PathBuf> {
     ["chromium", "chromium-browser", "google-chrome"]
         .iter()
@@ -87,7 +75,7 @@ fn tree_page_draws_the_nine_seed_nodes() {
         dom.contains("data-drawn=\"true\""),
         "the page drew the tree:\n{dom}"
     );
-    for id in SEED_NODES {
+    for id in support::SEED_PROCESS_IDS {
         assert!(dom.contains(&format!("data-id=\"{id}\"")), "{id} is drawn");
     }
     assert!(dom.contains("data-status=\"running\""));

@@ -12,9 +12,13 @@
 //! (a tokenizer, not a Rust parser); its pure functions are unit-tested at the bottom on inline
 //! inputs, so a parser bug shows up there rather than as a vacuous pass.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
 use std::fs;
 use std::path::{Path, PathBuf};
+use support::SEED_PROCESS_IDS;
 
 /// The modules that wire the tree and may import anything: nothing is checked for cycles
 /// through them (they sit above everything else). `crate` is lib.rs, `main` is main.rs, `sup`
@@ -41,19 +45,6 @@ const TOP_LEVEL_ENTRIES: &[&str] = &[
 const FILE_EXTENSIONS: &[&str] = &[
     "rs", "md", "toml", "html", "py", "in", "json", "yaml", "yml", "sh", "txt", "conf", "css",
     "js", "lock",
-];
-
-/// The processes of the seed's supervision tree (docs/architecture.md, "Supervision tree").
-const SEED_PROCESS_IDS: &[&str] = &[
-    "web_server_sup",
-    "web_server_tcp_listener_sup",
-    "web_server_tcp_listener",
-    "web_server_tcp_acceptor_sup",
-    "web_server_tcp_acceptor",
-    "web_server_cache_sup",
-    "web_server_cache",
-    "web_server_metrics_sup",
-    "web_server_metrics",
 ];
 
 const ARCHITECTURE_DOC: &str = "docs/architecture.md";

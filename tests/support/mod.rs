@@ -24,6 +24,19 @@ use web_server::supervision::NodeSnapshot;
 
 use temp::TempDir;
 
+/// The processes of the seed's supervision tree, in the seed's order (docs/architecture.md).
+pub const SEED_PROCESS_IDS: [&str; 9] = [
+    "web_server_sup",
+    "web_server_tcp_listener_sup",
+    "web_server_tcp_listener",
+    "web_server_tcp_acceptor_sup",
+    "web_server_tcp_acceptor",
+    "web_server_cache_sup",
+    "web_server_cache",
+    "web_server_metrics_sup",
+    "web_server_metrics",
+];
+
 /// How long any single wait in a test may take before the test fails (a hang, not slowness).
 pub const WAIT: Duration = Duration::from_secs(10);
 

@@ -116,17 +116,12 @@ impl Loader for StaticLoader {
     type Entry = StaticEntry;
     type Source = StaticSource;
 
-    fn load(&self, key: &str, source: &StaticSource) -> Option<Self::Entry> {
-        let files = &source.files;
-        let source = StaticSource {
-            files: files.clone(),
-            tail_start: source.tail_start,
-        };
-        match files.load(source.tail(key), self.max_file_bytes) {
+    fn load(&self, key: &str, source: StaticSource) -> Option<Self::Entry> {
+        match source.files.load(source.tail(key), self.max_file_bytes) {
             Ok(file) => {
                 // Compress now, off the event loop: browsers nearly always accept gzip, no hit
                 // then ever compresses, and the entry's weight already counts the variant.
-                files.precompress(&file);
+                source.files.precompress(&file);
                 let sendable = FileBody::open(file.path(), file.facts()).map(Arc::new);
                 Some(StaticEntry::File {
                     source,

@@ -47,7 +47,7 @@ pub trait Loader: Send + Sync + 'static {
     /// The entry for `key` from `source`, or `None` when that key must not be cached (too
     /// large, not a regular file, a redirect …): the request is then answered without the
     /// cache.
-    fn load(&self, key: &str, source: &Self::Source) -> Option<Self::Entry>;
+    fn load(&self, key: &str, source: Self::Source) -> Option<Self::Entry>;
     /// Whether `entry`, cached under `key`, still matches what is on disk (size, modification
     /// time, inode).
     fn unchanged(&self, key: &str, entry: &Self::Entry) -> bool;
@@ -365,7 +365,7 @@ impl<L: Loader> Handler<Load<L>> for Cache<L> {
                 }
                 _ => (
                     loader
-                        .load(&key, &source)
+                        .load(&key, source)
                         .map(|value| Arc::new(Fresh::new(value))),
                     true,
                 ),
