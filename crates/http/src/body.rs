@@ -458,6 +458,9 @@ mod tests {
     fn rfc9112_7_1_1_chunk_extensions_are_tolerated() {
         let input = b"5;a=b ; c = \"q\\\"s\" ;flag\r\nhello\r\n0;last\r\n\r\n";
         assert_eq!(decode_all(BodyFraming::Chunked, input).unwrap().0, b"hello");
+        // A quoted value may hold the delimiters `;` and `=`.
+        let input = b"1;name=\"a;b=c\"\r\nx\r\n0;n=\"=;\\\";\"\r\n\r\n";
+        assert_eq!(decode_all(BodyFraming::Chunked, input).unwrap().0, b"x");
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub enum ParseErrorKind {
     UnknownMethod,
     /// Request-target does not match any form of RFC 9112 §3.2.
     InvalidTarget,
+    /// The path's dot-segments climb above the root (`/..`, `/a/../..`; RFC 3986 §5.2.4).
+    PathAboveRoot,
     /// `*` used with a method other than OPTIONS, or authority-form without CONNECT, or CONNECT
     /// without authority-form (RFC 9112 §3.2.3-4).
     TargetFormNotAllowed,
@@ -95,6 +97,7 @@ impl ParseErrorKind {
             | MalformedRequestLine
             | InvalidMethod
             | InvalidTarget
+            | PathAboveRoot
             | TargetFormNotAllowed
             | MalformedVersion
             | WhitespaceBeforeColon
@@ -130,6 +133,7 @@ impl ParseErrorKind {
             InvalidMethod => "invalid method",
             UnknownMethod => "method not implemented",
             InvalidTarget => "invalid request target",
+            PathAboveRoot => "path climbs above the root",
             TargetFormNotAllowed => "request-target form not allowed with this method",
             MalformedVersion => "malformed HTTP version",
             UnsupportedVersion => "HTTP version not supported",
@@ -204,11 +208,14 @@ impl ParseError {
         self.kind.status()
     }
 
-    /// True when the error desynchronises framing (or the request's content is refused unread),
-    /// so the server must send `Connection: close` and close after the response
-    /// (RFC 9112 §2.2, §6.1, §9.6).
+    /// True when the server must send `Connection: close` and close after the response: the
+    /// error desynchronises framing, or the request's content is refused unread (RFC 9112 §2.2,
+    /// §6.1, §9.6), or the head is invalid (400). An invalid head says the peer does not speak
+    /// HTTP as this server reads it, so nothing after it on the connection is trusted: a request
+    /// without `Host`, or with two, answered and then followed by another on the same
+    /// connection is a request-smuggling foothold.
     pub const fn must_close(&self) -> bool {
-        self.resume.is_none()
+        self.resume.is_none() || self.kind.status().as_u16() == 400
     }
 
     /// How to skip the rejected request and continue, when the connection may stay open.
@@ -241,6 +248,13 @@ mod tests {
         };
         let recoverable = ParseError::recoverable(ParseErrorKind::UnknownMethod, resume);
         assert!(!recoverable.must_close());
+        for invalid_head in [
+            ParseErrorKind::MissingHost,
+            ParseErrorKind::DuplicateHost,
+            ParseErrorKind::InvalidHost,
+        ] {
+            assert!(ParseError::recoverable(invalid_head, resume).must_close());
+        }
         assert_eq!(recoverable.resume(), Some(resume));
         assert_eq!(recoverable.status(), StatusCode::NOT_IMPLEMENTED);
         assert_eq!(

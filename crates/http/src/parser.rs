@@ -12,7 +12,7 @@ use crate::limits::Limits;
 use crate::method::Method;
 use crate::request::{span, span_of, FieldSpan, Request, RequestHead};
 use crate::syntax::{is_ows, is_token, list_elements, trim_ows};
-use crate::target::{is_authority, parse_target, TargetForm};
+use crate::target::{is_authority, parse_target, remove_dot_segments, DotSegments, TargetForm};
 use crate::version::{Version, VersionToken};
 use bytes::{Bytes, BytesMut};
 
@@ -178,6 +178,8 @@ struct RequestLine {
     version: Version,
     target: (usize, usize),
     parts: crate::target::TargetParts,
+    /// The path with its dot-segments removed, when it had any.
+    resolved_path: Option<Box<str>>,
 }
 
 /// `request-line = method SP request-target SP HTTP-version` with single spaces (RFC 9112 §3).
@@ -212,12 +214,18 @@ fn parse_request_line(buf: &[u8], (start, end): (usize, usize)) -> Result<Reques
     if !form_allowed {
         return Err(fatal(ParseErrorKind::TargetFormNotAllowed));
     }
+    let resolved_path = match remove_dot_segments(&target[parts.path.clone()]) {
+        DotSegments::None => None,
+        DotSegments::Resolved(path) => Some(path),
+        DotSegments::AboveRoot => return Err(fatal(ParseErrorKind::PathAboveRoot)),
+    };
     let target_start = start + sp1 + 1;
     Ok(RequestLine {
         method,
         version,
         target: (target_start, start + sp2),
         parts,
+        resolved_path,
     })
 }
 
@@ -270,6 +278,7 @@ fn parse_head(
         form: line.parts.form,
         target: line.target,
         path: offset(line.parts.path.clone()),
+        resolved_path: line.resolved_path,
         query: line.parts.query.clone().map(offset),
         host,
         fields,
@@ -804,7 +813,7 @@ mod tests {
             b"GET / HTTP/1.1\r\n\r\n",
             ParseErrorKind::MissingHost,
             400,
-            false,
+            true,
         );
         let request = parse(b"GET / HTTP/1.0\r\n\r\n").unwrap();
         assert_eq!(request.host(), None);
@@ -816,13 +825,13 @@ mod tests {
             b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
             ParseErrorKind::DuplicateHost,
             400,
-            false,
+            true,
         );
         assert_rejected(
             b"GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n",
             ParseErrorKind::DuplicateHost,
             400,
-            false,
+            true,
         );
     }
 
@@ -840,7 +849,7 @@ mod tests {
             let mut raw = b"GET / HTTP/1.1\r\nHost: ".to_vec();
             raw.extend_from_slice(host);
             raw.extend_from_slice(b"\r\n\r\n");
-            assert_rejected(&raw, ParseErrorKind::InvalidHost, 400, false);
+            assert_rejected(&raw, ParseErrorKind::InvalidHost, 400, true);
         }
     }
 

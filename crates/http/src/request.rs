@@ -31,6 +31,9 @@ pub struct RequestHead {
     pub(crate) target: (usize, usize),
     /// The path part of the target (empty for authority-form; empty absolute-form paths mean `/`).
     pub(crate) path: (usize, usize),
+    /// The path with its dot-segments removed (RFC 3986 §5.2.4), when it had any; what routing
+    /// and the static files see.
+    pub(crate) resolved_path: Option<Box<str>>,
     /// The query without `?`.
     pub(crate) query: Option<(usize, usize)>,
     /// The effective host: the target's authority when present (RFC 9112 §3.2.2), otherwise a
@@ -135,6 +138,13 @@ impl Request {
         std::str::from_utf8(self.slice(span)).unwrap_or_default()
     }
 
+    /// Attaches the decoded content, once it has been read: a request with content is first
+    /// routed by its head alone, so an answer that does not depend on the content (404, 405, a
+    /// static file) need not wait for it.
+    pub fn set_body(&mut self, body: Bytes) {
+        self.body = body;
+    }
+
     /// The parsed head.
     pub fn head(&self) -> &RequestHead {
         &self.head
@@ -160,9 +170,13 @@ impl Request {
         self.text(self.head.target)
     }
 
-    /// The path, still percent-encoded: `/` for an absolute-form target without a path, `*` for
-    /// asterisk-form and empty for authority-form.
+    /// The path, still percent-encoded, with its dot-segments removed: `/` for an absolute-form
+    /// target without a path (RFC 9112 §3.2.2), `*` for asterisk-form and empty for
+    /// authority-form. [`target`](Self::target) has it as received.
     pub fn path(&self) -> &str {
+        if let Some(resolved) = &self.head.resolved_path {
+            return resolved;
+        }
         if self.head.form == TargetForm::Absolute && self.head.path.0 == self.head.path.1 {
             return "/";
         }

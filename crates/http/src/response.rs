@@ -585,6 +585,20 @@ mod tests {
         let (head, encoded) = encode(&response, info(Method::Get, Version::Http11, true));
         assert!(encoded.close);
         assert!(head.contains("Connection: close\r\n"));
+        let invalid_head = ParseError::recoverable(
+            ParseErrorKind::MissingHost,
+            crate::error::Resume {
+                consumed: 20,
+                body: crate::BodyFraming::None,
+                method: Some(Method::Get),
+            },
+        );
+        let (head, encoded) = encode(
+            &Response::for_parse_error(&invalid_head),
+            RequestInfo::for_error(&invalid_head),
+        );
+        assert!(encoded.close, "an invalid head closes the connection");
+        assert!(head.contains("Connection: close\r\n"));
     }
 
     #[test]
@@ -794,7 +808,7 @@ mod tests {
             body: crate::BodyFraming::None,
             method: Some(Method::Head),
         };
-        let recoverable = ParseError::recoverable(ParseErrorKind::MissingHost, resume);
+        let recoverable = ParseError::recoverable(ParseErrorKind::UnsupportedExpectation, resume);
         let (_, encoded) = encode(
             &Response::for_parse_error(&recoverable),
             RequestInfo::for_error(&recoverable),

@@ -138,6 +138,75 @@ fn path_and_query(target: &[u8], start: usize) -> Option<(Range<usize>, Option<R
     Some((start..path_end, query_start.map(|q| q..target.len())))
 }
 
+/// What removing the dot-segments of a path (RFC 3986 §5.2.4) gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DotSegments {
+    /// The path has none: it is used as received (the common case, and no allocation).
+    None,
+    /// The path without them, still percent-encoded.
+    Resolved(Box<str>),
+    /// A `..` climbs above the root (`/..`, `/a/../..`): refused with 400, as nginx does, rather
+    /// than clamped to the root, which would answer for a resource the client did not name.
+    AboveRoot,
+}
+
+/// Whether `segment` is `.` or `..`, with each dot possibly percent-encoded (`%2e`): RFC 3986
+/// §6.2.2.2 makes `%2E` and `.` equivalent, so an encoded dot-segment is one too.
+fn dot_segment(segment: &[u8]) -> Option<usize> {
+    let mut rest = segment;
+    let mut dots = 0;
+    while !rest.is_empty() {
+        if rest[0] == b'.' {
+            rest = &rest[1..];
+        } else if rest.len() >= 3 && rest[0] == b'%' && rest[1..3].eq_ignore_ascii_case(b"2e") {
+            rest = &rest[3..];
+        } else {
+            return None;
+        }
+        dots += 1;
+    }
+    (1..=2).contains(&dots).then_some(dots)
+}
+
+/// Removes the dot-segments of an absolute path (one starting with `/`). Empty segments are
+/// kept, as RFC 3986 keeps them; a path ending in a dot-segment keeps its final `/`.
+pub(crate) fn remove_dot_segments(path: &[u8]) -> DotSegments {
+    let has_dot_segment = path
+        .split(|&b| b == b'/')
+        .skip(1)
+        .any(|segment| dot_segment(segment).is_some());
+    if !has_dot_segment {
+        return DotSegments::None;
+    }
+    let mut kept: Vec<&[u8]> = Vec::new();
+    let mut ends_in_slash = false;
+    for segment in path.split(|&b| b == b'/').skip(1) {
+        match dot_segment(segment) {
+            Some(1) => ends_in_slash = true,
+            Some(_) => {
+                if kept.pop().is_none() {
+                    return DotSegments::AboveRoot;
+                }
+                ends_in_slash = true;
+            }
+            None => {
+                kept.push(segment);
+                ends_in_slash = false;
+            }
+        }
+    }
+    let mut resolved = String::with_capacity(path.len());
+    for segment in &kept {
+        resolved.push('/');
+        // The target was validated as ASCII before this runs.
+        resolved.push_str(std::str::from_utf8(segment).unwrap_or_default());
+    }
+    if ends_in_slash || kept.is_empty() {
+        resolved.push('/');
+    }
+    DotSegments::Resolved(resolved.into_boxed_str())
+}
+
 /// `uri-host [ ":" port ]` (RFC 3986 §3.2.2-3). An empty host is allowed here (an empty `Host`
 /// value is valid when the target has no authority, RFC 9112 §3.2); a port, when required, must be
 /// present and non-empty. Ports above 65535 are rejected.
@@ -421,6 +490,40 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(bad)
             );
+        }
+    }
+
+    fn resolved(path: &str) -> DotSegments {
+        remove_dot_segments(path.as_bytes())
+    }
+
+    #[test]
+    fn rfc3986_5_2_4_dot_segments_inside_the_root_are_resolved() {
+        assert_eq!(resolved("/a/b/c"), DotSegments::None);
+        assert_eq!(resolved("/a/..b/.c"), DotSegments::None);
+        for (path, expected) in [
+            ("/a/../index.html", "/index.html"),
+            ("/a/b/../c", "/a/c"),
+            ("/./a", "/a"),
+            ("/a/.", "/a/"),
+            ("/a/..", "/"),
+            ("/.", "/"),
+            ("/a/%2e%2E/b", "/b"),
+            ("/a/.%2e/b/%2e", "/b/"),
+            ("/a//../b", "/a/b"),
+        ] {
+            assert_eq!(
+                resolved(path),
+                DotSegments::Resolved(expected.into()),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn rfc3986_5_2_4_dot_segments_above_the_root_are_refused() {
+        for path in ["/..", "/../a", "/a/../..", "/./..", "/%2e%2e", "/a/%2E./../b"] {
+            assert_eq!(resolved(path), DotSegments::AboveRoot, "{path}");
         }
     }
 

@@ -92,10 +92,29 @@ fn target() -> impl Strategy<Value = String> {
         "(/[a-zA-Z0-9._~!$&'()*+,;=:@-]{0,8}|/%[0-9A-F]{2}){1,4}",
         proptest::option::of("[a-zA-Z0-9=&/?%20-]{0,12}"),
     )
-        .prop_map(|(path, query)| match query {
-            Some(query) => format!("{path}?{}", query.replace('%', "%25")),
-            None => path,
+        .prop_map(|(path, query)| {
+            let path = without_dot_segments(&path);
+            match query {
+                Some(query) => format!("{path}?{}", query.replace('%', "%25")),
+                None => path,
+            }
         })
+}
+
+/// Replaces dot-segments (`.`, `..`, also written `%2E`): the parser resolves them, and refuses
+/// a path they take above the root, while these properties are about framing.
+fn without_dot_segments(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            let decoded = segment.replace("%2E", ".").replace("%2e", ".");
+            if decoded == "." || decoded == ".." {
+                "_"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn field() -> impl Strategy<Value = (String, String)> {

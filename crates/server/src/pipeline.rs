@@ -160,6 +160,13 @@ impl Pipeline {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Whether `request`'s answer depends on its content: only a handler reads content. Asked
+    /// for requests that come with content, before it is read; the answer is then routed again
+    /// once the content is in, the one case where a request is looked up twice.
+    pub(crate) fn reads_content(&self, request: &Request, redirect_https: Option<u16>) -> bool {
+        redirect_https.is_none() && matches!(self.routes.route_request(request), Route::Handler(..))
+    }
+
     /// Steps 1 to 3 for `request`, as far as they go without waiting: a redirect, an automatic
     /// answer, a plain handler, a deferred handler that answers at once, a cache hit (a
     /// remembered 404 included). Otherwise says what must be waited for, and

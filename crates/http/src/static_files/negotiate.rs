@@ -64,24 +64,27 @@ impl AcceptEncoding {
         self.gzip.or(self.any).unwrap_or(0)
     }
 
-    /// The q-value for identity: named, else `*`, else acceptable (identity is only excluded by
-    /// `identity;q=0` or by `*;q=0` without an `identity` entry).
-    pub fn identity_q(&self) -> u16 {
-        self.identity.or(self.any).unwrap_or(1000)
+    /// The q-value identity was given: named, else through `*`; `None` when the field does not
+    /// mention it.
+    fn identity_listed(&self) -> Option<u16> {
+        self.identity.or(self.any)
     }
 
-    /// Picks a coding: gzip when it is offered and acceptable with a q at least identity's,
-    /// identity when acceptable, and `None` when nothing the server can send is acceptable
-    /// (→ 406). Without an `Accept-Encoding` field the answer is identity.
+    /// Picks a coding among those the server can send, by q-value (RFC 9110 §12.5.3); codings
+    /// it does not implement were skipped while parsing. Identity, when the field does not
+    /// mention it, stays acceptable but ranks below every coding the client listed: a client
+    /// sending `gzip;q=0.8` asks for gzip. A tie goes to gzip. `None` when nothing the server
+    /// can send is acceptable (→ 406); without an `Accept-Encoding` field the answer is
+    /// identity.
     pub fn choose(&self, gzip_available: bool) -> Option<Coding> {
         if !self.present {
             return Some(Coding::Identity);
         }
         let gzip = if gzip_available { self.gzip_q() } else { 0 };
-        let identity = self.identity_q();
-        if gzip > 0 && gzip >= identity {
+        let identity = self.identity_listed();
+        if gzip > 0 && identity.map_or(true, |identity| gzip >= identity) {
             Some(Coding::Gzip)
-        } else if identity > 0 {
+        } else if identity.map_or(true, |identity| identity > 0) {
             Some(Coding::Identity)
         } else {
             None
@@ -150,7 +153,19 @@ mod tests {
         );
         assert_eq!(choose("gzip ; Q=1.000", true), Some(Coding::Gzip));
         assert_eq!(choose("gzip;q=0", true), Some(Coding::Identity));
-        assert_eq!(choose("gzip;q=0.001", true), Some(Coding::Identity));
+        assert_eq!(choose("gzip;q=0.001", true), Some(Coding::Gzip));
+    }
+
+    #[test]
+    fn rfc9110_12_5_3_unknown_codings_are_skipped_and_the_rest_ranked_by_q() {
+        assert_eq!(choose("foo;q=0.9, gzip;q=0.8", true), Some(Coding::Gzip));
+        assert_eq!(choose("br;q=1, zstd, gzip;q=0.1", true), Some(Coding::Gzip));
+        assert_eq!(
+            choose("foo, gzip;q=0.5, identity;q=0.6", true),
+            Some(Coding::Identity)
+        );
+        assert_eq!(choose("foo;q=0.9, gzip;q=0.8", false), Some(Coding::Identity));
+        assert_eq!(choose("foo", true), Some(Coding::Identity));
     }
 
     #[test]

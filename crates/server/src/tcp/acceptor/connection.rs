@@ -33,7 +33,7 @@ use tokio::time::{Instant, Sleep};
 use web_server_http::response::CONTINUE;
 use web_server_http::static_files::{ContentReader, FileContent};
 use web_server_http::{
-    BodyDecoder, Encoded, Method, ParseError, Parsed, Request, RequestHead, RequestInfo,
+    BodyDecoder, BodyFraming, Encoded, Method, ParseError, Parsed, Request, RequestHead, RequestInfo,
     RequestParser, Response, ResponseFraming, StatusCode,
 };
 
@@ -85,15 +85,11 @@ enum State {
         started: Instant,
         parser: RequestParser,
     },
-    /// The head is parsed and content follows.
-    HeadRead {
-        head: RequestHead,
-        head_bytes: Bytes,
-    },
+    /// The head is parsed, content follows, and the route reads it.
+    HeadRead(Request),
     /// The head is parsed; its content is being read and decoded.
     ReadingBody {
-        head: RequestHead,
-        head_bytes: Bytes,
+        request: Request,
         decoder: BodyDecoder,
         body: BytesMut,
     },
@@ -211,6 +207,9 @@ pub(crate) struct Connection<T: Transport> {
     /// or HTTP/1.0 without keep-alive), or closed its side between requests: it sends nothing
     /// more, so the close need not linger unless bytes are already waiting.
     client_closes: bool,
+    /// The request being answered came with content that was not read (its answer did not
+    /// depend on it): the connection closes after the answer.
+    content_unread: bool,
     /// Nagle's algorithm is off (`TCP_NODELAY`). It is turned off before a write that could be
     /// held back, not at accept: a connection's first response written in one call cannot be
     /// (nothing of ours is unacknowledged before it, and Linux holds a short segment only
@@ -244,6 +243,7 @@ impl<T: Transport> Connection<T> {
             _permit: permit,
             redirect_https,
             client_closes: false,
+            content_unread: false,
             nodelay: false,
         }
     }
@@ -398,13 +398,12 @@ impl<T: Transport> Connection<T> {
             state = match state {
                 State::Idle | State::Closing => return state,
                 State::ReadingHead { started, parser } => self.read_head(started, parser).await,
-                State::HeadRead { head, head_bytes } => self.start_body(head, head_bytes).await,
+                State::HeadRead(request) => self.start_body(request).await,
                 State::ReadingBody {
-                    head,
-                    head_bytes,
+                    request,
                     decoder,
                     body,
-                } => self.read_body(head, head_bytes, decoder, body).await,
+                } => self.read_body(request, decoder, body).await,
                 State::Handling(request) => self.answer(request),
                 State::Answering { waiting, info } => State::Writing {
                     reply: Reply::new(self.pipeline.finish(waiting).await, info),
@@ -416,14 +415,31 @@ impl<T: Transport> Connection<T> {
     }
 
     /// A head was parsed from the first `consumed` bytes of the buffer.
+    ///
+    /// A request with content is routed by its head first. Only a handler reads content; any
+    /// other answer (404, 405, 501, a static file, a redirect) is decided already, so it is
+    /// given at once, without `100 Continue` and without waiting for content that may be slow
+    /// to come or never come (RFC 9110 §10.1.1). Content that is not read leaves the
+    /// connection's framing unknown, so it then closes; content already buffered whole is
+    /// skipped and the connection stays.
     fn parsed(&mut self, head: RequestHead, consumed: usize) -> State {
         let head_bytes = self.buf.split_to(consumed).freeze();
         self.request_method = Some(head.method());
-        if head.body_framing().has_content() {
-            State::HeadRead { head, head_bytes }
-        } else {
-            State::Handling(head.into_request(head_bytes, Bytes::new()))
+        let framing = head.body_framing();
+        let request = head.into_request(head_bytes, Bytes::new());
+        if !framing.has_content() {
+            return State::Handling(request);
         }
+        if self.pipeline.reads_content(&request, self.redirect_https) {
+            return State::HeadRead(request);
+        }
+        match framing {
+            BodyFraming::Length(length) if length <= self.buf.len() as u64 => {
+                let _ = self.buf.split_to(length as usize);
+            }
+            _ => self.content_unread = true,
+        }
+        State::Handling(request)
     }
 
     /// The rest of a head that did not arrive in one read.
@@ -443,7 +459,8 @@ impl<T: Transport> Connection<T> {
         }
     }
 
-    async fn start_body(&mut self, head: RequestHead, head_bytes: Bytes) -> State {
+    async fn start_body(&mut self, request: Request) -> State {
+        let head = request.head();
         if head.expect_continue() && self.buf.is_empty() {
             // The client waits for this before sending the content (RFC 9110 §10.1.1).
             let stall = self.options.send_timeout;
@@ -458,8 +475,7 @@ impl<T: Transport> Connection<T> {
         }
         let decoder = BodyDecoder::new(head.body_framing(), &self.options.limits);
         State::ReadingBody {
-            head,
-            head_bytes,
+            request,
             decoder,
             body: BytesMut::new(),
         }
@@ -467,8 +483,7 @@ impl<T: Transport> Connection<T> {
 
     async fn read_body(
         &mut self,
-        head: RequestHead,
-        head_bytes: Bytes,
+        mut request: Request,
         mut decoder: BodyDecoder,
         mut body: BytesMut,
     ) -> State {
@@ -486,7 +501,8 @@ impl<T: Transport> Connection<T> {
                         body.extend_from_slice(&self.buf[step.data.clone()]);
                         let _ = self.buf.split_to(step.consumed);
                         if step.done {
-                            return State::Handling(head.into_request(head_bytes, body.freeze()));
+                            request.set_body(body.freeze());
+                            return State::Handling(request);
                         }
                         if step.consumed == 0 {
                             break;
@@ -509,7 +525,10 @@ impl<T: Transport> Connection<T> {
         self.served += 1;
         let mut info = RequestInfo::of(&request);
         self.client_closes = !info.keep_alive;
-        if self.served >= self.options.max_keepalive_requests || self.drain.is_requested() {
+        if self.served >= self.options.max_keepalive_requests
+            || self.drain.is_requested()
+            || std::mem::take(&mut self.content_unread)
+        {
             info.keep_alive = false;
         }
         let answered = match self.pipeline.respond_now(request, self.redirect_https) {
@@ -689,7 +708,7 @@ impl<T: Transport> Connection<T> {
         match error.resume() {
             // The rejected request's content would have to be skipped; closing is simpler and
             // always allowed.
-            Some(resume) if !resume.body.has_content() => {
+            Some(resume) if !resume.body.has_content() && !error.must_close() => {
                 let _ = self.buf.split_to(resume.consumed.min(self.buf.len()));
             }
             _ => info.keep_alive = false,
