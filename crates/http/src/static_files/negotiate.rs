@@ -164,7 +164,10 @@ mod tests {
             choose("foo, gzip;q=0.5, identity;q=0.6", true),
             Some(Coding::Identity)
         );
-        assert_eq!(choose("foo;q=0.9, gzip;q=0.8", false), Some(Coding::Identity));
+        assert_eq!(
+            choose("foo;q=0.9, gzip;q=0.8", false),
+            Some(Coding::Identity)
+        );
         assert_eq!(choose("foo", true), Some(Coding::Identity));
     }
 

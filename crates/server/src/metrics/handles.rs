@@ -91,6 +91,8 @@ pub(crate) struct Handles {
     pub(crate) connections_accepted: Counter,
     /// `web_server_connections_closed_total`.
     pub(crate) connections_closed: Counter,
+    /// `web_server_connections_reclaimed_total`.
+    pub(crate) connections_reclaimed: Counter,
     /// `web_server_cache_hits_total`.
     pub(crate) cache_hits: Counter,
     /// `web_server_cache_misses_total`.
@@ -121,6 +123,7 @@ impl Handles {
             request: RequestMetrics::register(recorder),
             connections_accepted: counter(recorder, series::CONNECTIONS_ACCEPTED),
             connections_closed: counter(recorder, series::CONNECTIONS_CLOSED),
+            connections_reclaimed: counter(recorder, series::CONNECTIONS_RECLAIMED),
             cache_hits: counter(recorder, series::CACHE_HITS),
             cache_misses: counter(recorder, series::CACHE_MISSES),
             cache_evictions: counter(recorder, series::CACHE_EVICTIONS),

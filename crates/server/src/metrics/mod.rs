@@ -99,6 +99,15 @@ pub(crate) fn connection_closed() {
         .increment(1);
 }
 
+/// Counts a connection closed to make room for a new one at the connection limit
+/// (`web_server_connections_reclaimed_total`).
+pub(crate) fn connection_reclaimed() {
+    recorder::installed()
+        .handles
+        .connections_reclaimed
+        .increment(1);
+}
+
 /// Counts a lookup the file cache answered from memory.
 pub fn cache_hit() {
     recorder::installed().handles.cache_hits.increment(1);

@@ -19,7 +19,7 @@ use super::handles::{Handles, RequestMetrics};
 use super::series::*;
 
 /// Every series with its type, unit and HELP text, as rendered.
-const DESCRIPTIONS: [(Kind, &str, Unit, &str); 16] = [
+const DESCRIPTIONS: [(Kind, &str, Unit, &str); 17] = [
     (
         Kind::Gauge,
         CONNECTIONS_ACTIVE,
@@ -37,6 +37,12 @@ const DESCRIPTIONS: [(Kind, &str, Unit, &str); 16] = [
         CONNECTIONS_CLOSED,
         Unit::Count,
         "Client connections closed, for any reason.",
+    ),
+    (
+        Kind::Counter,
+        CONNECTIONS_RECLAIMED,
+        Unit::Count,
+        "Idle or head-waiting connections closed, oldest first, to admit new ones at max_connections.",
     ),
     (
         Kind::Counter,

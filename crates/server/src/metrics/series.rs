@@ -10,6 +10,8 @@ pub(crate) const CONNECTIONS_ACTIVE: &str = "web_server_connections_active";
 pub(crate) const CONNECTIONS_ACCEPTED: &str = "web_server_connections_accepted_total";
 /// `web_server_connections_closed_total`.
 pub(crate) const CONNECTIONS_CLOSED: &str = "web_server_connections_closed_total";
+/// `web_server_connections_reclaimed_total`.
+pub(crate) const CONNECTIONS_RECLAIMED: &str = "web_server_connections_reclaimed_total";
 /// `web_server_requests_total`.
 pub(crate) const REQUESTS: &str = "web_server_requests_total";
 /// `web_server_requests_per_second`.

@@ -49,10 +49,11 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-const EVERY_SERIES: [(&str, &str); 16] = [
+const EVERY_SERIES: [(&str, &str); 17] = [
     ("web_server_connections_active", "gauge"),
     ("web_server_connections_accepted_total", "counter"),
     ("web_server_connections_closed_total", "counter"),
+    ("web_server_connections_reclaimed_total", "counter"),
     ("web_server_requests_total", "counter"),
     ("web_server_requests_per_second", "gauge"),
     ("web_server_request_duration_seconds", "histogram"),
@@ -73,6 +74,7 @@ fn every_series_is_rendered_with_help_and_type() {
     request_done(Some(Method::Get), 200, Duration::from_millis(2), 100);
     connection_opened();
     connection_closed();
+    connection_reclaimed();
     cache_hit();
     cache_miss();
     cache_eviction();

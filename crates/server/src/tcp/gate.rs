@@ -1,10 +1,13 @@
-//! `server.max_connections` as back-pressure: at the limit the accept loops stop accepting (new
-//! connections wait in the kernel backlog) and resume as soon as one closes, as Ranch's
-//! acceptors sleep until their connection supervisor has room.
+//! `server.max_connections`: at the limit, a new connection is admitted by closing the oldest
+//! reusable (idle or head-waiting) connections ([`crate::tcp::acceptor::reclaim`]), as nginx
+//! does; only when none is reusable do the accept loops wait for room (new connections then
+//! wait in the kernel backlog), as Ranch's acceptors sleep until their connection supervisor
+//! has room.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
 /// Counts live connections across all workers.
@@ -18,6 +21,10 @@ pub struct ConnectionGate {
     limit: AtomicUsize,
     /// Wakes accept loops parked at the limit.
     room: Notify,
+    /// Wakes accept loops to reclaim a connection for another worker at the limit.
+    reclaim_wanted: Notify,
+    /// Connections told to close for room whose actors have not handled it yet.
+    reclaiming: AtomicUsize,
 }
 
 impl ConnectionGate {
@@ -28,6 +35,8 @@ impl ConnectionGate {
             accepted: AtomicUsize::new(0),
             limit: AtomicUsize::new(limit.max(1)),
             room: Notify::new(),
+            reclaim_wanted: Notify::new(),
+            reclaiming: AtomicUsize::new(0),
         })
     }
 
@@ -53,17 +62,11 @@ impl ConnectionGate {
         self.room.notify_waiters();
     }
 
-    /// Resolves once a connection may be accepted.
-    pub async fn room(&self) {
-        loop {
-            let notified = self.room.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.active() < self.limit() {
-                return;
-            }
-            notified.await;
-        }
+    /// Resolves when a connection closed while the gate was full, so that a connection waiting
+    /// for a slot may look again. `enable` it before looking, or a slot freed in between is
+    /// missed.
+    pub fn slot_freed(&self) -> Notified<'_> {
+        self.room.notified()
     }
 
     /// Counts a newly accepted connection if there is room (atomically: several accept loops
@@ -79,20 +82,53 @@ impl ConnectionGate {
         Some(ConnectionPermit { gate: self.clone() })
     }
 
-    /// Waits for room, then counts a newly accepted connection.
-    pub async fn admit(self: &Arc<Self>) -> ConnectionPermit {
-        loop {
-            if let Some(permit) = self.try_admit() {
-                return permit;
-            }
-            self.room().await;
-        }
+    /// Counts a newly accepted connection beyond the limit, as long as connections told to
+    /// close for room ([`crate::tcp::acceptor::reclaim`]) will bring the count back: the count
+    /// exceeds the limit by at most the reclaims under way, and only until they are done.
+    pub fn try_admit_reclaimed(self: &Arc<Self>) -> Option<ConnectionPermit> {
+        self.active
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |active| {
+                let room = self.limit() + self.reclaiming.load(Ordering::Acquire);
+                (active < room).then_some(active + 1)
+            })
+            .ok()?;
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::connection_opened();
+        Some(ConnectionPermit { gate: self.clone() })
+    }
+
+    /// A connection was told to close for room.
+    pub(crate) fn reclaim_started(&self) {
+        self.reclaiming.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A connection told to close for room got the message (it closed, or turned out busy).
+    pub(crate) fn reclaim_ended(&self) {
+        self.reclaiming.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Asks the accept loops of every worker to reclaim a connection of theirs: the caller's
+    /// worker has none to reclaim, and waits for [`admit`](Self::admit).
+    pub fn ask_workers_to_reclaim(&self) {
+        self.reclaim_wanted.notify_waiters();
+    }
+
+    /// Resolves when another worker asked for room ([`ask_workers_to_reclaim`](Self::ask_workers_to_reclaim)).
+    pub async fn reclaim_wanted(&self) {
+        self.reclaim_wanted.notified().await;
     }
 }
 
 impl crate::metrics::ConnectionCount for ConnectionGate {
     fn active(&self) -> usize {
         ConnectionGate::active(self)
+    }
+}
+
+impl ConnectionPermit {
+    /// The gate this connection counts against: it identifies the listener.
+    pub fn gate(&self) -> &Arc<ConnectionGate> {
+        &self.gate
     }
 }
 
@@ -120,13 +156,13 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn room_waits_until_a_permit_is_dropped() {
+    async fn a_slot_freed_at_the_limit_is_announced() {
         let gate = ConnectionGate::new(1);
         let first = gate.try_admit().unwrap();
         assert!(gate.try_admit().is_none(), "no second slot");
         let waiting = tokio::spawn({
             let gate = gate.clone();
-            async move { gate.room().await }
+            async move { gate.slot_freed().await }
         });
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished());

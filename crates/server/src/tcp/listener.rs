@@ -21,10 +21,10 @@ use web_server_supervision::{
     ChildSpec, ExitReason, ExitSignal, Shutdown, StartDynamicChild, StartError,
 };
 
-use super::acceptor::Accepted;
+use super::acceptor::{reclaim, Accepted};
 use super::acceptor_sup::{PartitionAddr, Partitions};
 use super::bind::BoundSockets;
-use super::gate::ConnectionGate;
+use super::gate::{ConnectionGate, ConnectionPermit};
 use super::EndpointIds;
 use crate::tls::Tls;
 
@@ -313,17 +313,15 @@ impl AcceptLoop {
             }
         };
         loop {
-            // Back-pressure: at max_connections, stop accepting until a connection closes.
-            tokio::select! {
-                biased;
-                _ = self.stopped.changed() => return,
-                _ = self.closing.wait_for(|closing| *closing) => return,
-                () = self.shared.gate.room() => {}
-            }
             let accepted = tokio::select! {
                 biased;
                 _ = self.stopped.changed() => return,
                 _ = self.closing.wait_for(|closing| *closing) => return,
+                () = self.shared.gate.reclaim_wanted() => {
+                    // Another worker is at the limit with nothing of its own to reclaim.
+                    reclaim::close_oldest(&self.shared.gate);
+                    continue;
+                }
                 accepted = listener.accept() => accepted,
             };
             match accepted {
@@ -331,12 +329,8 @@ impl AcceptLoop {
                     // From here on the connection is ours: a listener restart must not drop it
                     // (the new listener cannot see it), so only the server closing for good
                     // stops the admission and the hand-off.
-                    // Another loop may have taken the last slot since `room`: this socket then
-                    // waits, unserved, until a connection closes.
-                    let permit = tokio::select! {
-                        biased;
-                        _ = self.closing.wait_for(|closing| *closing) => return,
-                        permit = self.shared.gate.admit() => permit,
+                    let Some(permit) = self.admit().await else {
+                        return;
                     };
                     self.hand_off(Accepted {
                         stream,
@@ -355,6 +349,41 @@ impl AcceptLoop {
                         () = tokio::time::sleep(ACCEPT_BACKOFF) => {}
                     }
                 }
+            }
+        }
+    }
+
+    /// Counts a connection just accepted. At `max_connections` the oldest reusable connections
+    /// of this worker are told to close and the new one is admitted at once, in the room their
+    /// reclaims make; when this worker has none, the others are asked, and the new connection
+    /// waits, unserved, until a slot frees (back-pressure: later ones wait in the kernel
+    /// backlog). `None` when the server closes meanwhile.
+    async fn admit(&mut self) -> Option<ConnectionPermit> {
+        let gate = self.shared.gate.clone();
+        let mut ask_others = true;
+        loop {
+            // Registered before looking, so that a slot freed meanwhile is not missed.
+            let mut freed = std::pin::pin!(gate.slot_freed());
+            freed.as_mut().enable();
+            if let Some(permit) = gate.try_admit().or_else(|| gate.try_admit_reclaimed()) {
+                return Some(permit);
+            }
+            if reclaim::close_oldest(&gate) > 0 {
+                if let Some(permit) = gate.try_admit_reclaimed() {
+                    return Some(permit);
+                }
+            }
+            // Every connection of this worker is busy, or already told to close: other workers
+            // may have reusable ones. Asked again only after a slot was freed, so that two
+            // workers with nothing to reclaim do not wake each other forever.
+            if ask_others {
+                gate.ask_workers_to_reclaim();
+            }
+            tokio::select! {
+                biased;
+                _ = self.closing.wait_for(|closing| *closing) => return None,
+                () = freed => ask_others = true,
+                () = gate.reclaim_wanted() => ask_others = false,
             }
         }
     }

@@ -33,8 +33,8 @@ use tokio::time::{Instant, Sleep};
 use web_server_http::response::CONTINUE;
 use web_server_http::static_files::{ContentReader, FileContent};
 use web_server_http::{
-    BodyDecoder, BodyFraming, Encoded, Method, ParseError, Parsed, Request, RequestHead, RequestInfo,
-    RequestParser, Response, ResponseFraming, StatusCode,
+    BodyDecoder, BodyFraming, Encoded, Method, ParseError, Parsed, Request, RequestHead,
+    RequestInfo, RequestParser, Response, ResponseFraming, StatusCode,
 };
 
 use super::buffers;
@@ -48,8 +48,9 @@ use crate::tcp::gate::ConnectionPermit;
 /// Bytes of file content read and written at a time when streaming.
 const STREAM_CHUNK: usize = 64 * 1024;
 
-/// Tells a connection to finish the request in progress and close (graceful shutdown).
-#[derive(Debug, Default)]
+/// Tells a connection to finish the request in progress and close (graceful shutdown), and
+/// says whether it owes anything (for reclaims at the connection limit).
+#[derive(Debug)]
 pub(crate) struct Drain {
     /// Set once; checked between requests.
     requested: Cell<bool>,
@@ -57,9 +58,28 @@ pub(crate) struct Drain {
     /// at once, and dropping the connection's future closes it. No waker is needed for that,
     /// so an idle connection keeps none.
     idle: Cell<bool>,
+    /// Since when the connection owes nothing: idle between requests, or waiting for a request
+    /// head. `None` while a request is in progress. At `max_connections` the oldest of these
+    /// are closed to admit new connections ([`super::reclaim`]).
+    reusable_since: Cell<Option<Instant>>,
+    /// Told to close by a reclaim: not picked again while the message is on its way.
+    reclaimed: Cell<bool>,
 }
 
 impl Drain {
+    /// A connection just accepted: it owes nothing yet. It is reusable from now on, even before
+    /// its first poll, so that connections accepted in a burst are never invisible to a
+    /// reclaim (the oldest go first, so the newest, a client's request maybe waiting unread
+    /// in its socket, go last).
+    pub(crate) fn accepted() -> Self {
+        Drain {
+            requested: Cell::new(false),
+            idle: Cell::new(false),
+            reusable_since: Cell::new(Some(Instant::now())),
+            reclaimed: Cell::new(false),
+        }
+    }
+
     pub(crate) fn request(&self) {
         self.requested.set(true);
     }
@@ -70,6 +90,39 @@ impl Drain {
 
     pub(crate) fn is_idle(&self) -> bool {
         self.idle.get()
+    }
+
+    /// Whether the connection owes nothing (see `reusable_since`).
+    pub(crate) fn is_reusable(&self) -> bool {
+        self.reusable_since.get().is_some()
+    }
+
+    /// Since when the connection is reusable, unless a reclaim already picked it.
+    pub(crate) fn reclaimable_since(&self) -> Option<Instant> {
+        self.reusable_since.get().filter(|_| !self.reclaimed.get())
+    }
+
+    /// A reclaim picked this connection.
+    pub(crate) fn mark_reclaimed(&self) {
+        self.reclaimed.set(true);
+    }
+
+    /// Clears the reclaim mark; whether there was one.
+    pub(crate) fn take_reclaim_mark(&self) -> bool {
+        self.reclaimed.replace(false)
+    }
+
+    /// The connection waits for a request (head) since `since`, owing nothing. A wait that
+    /// goes on (an idle connection receiving the first bytes of a head) keeps its start.
+    fn reusable_from(&self, since: Instant) {
+        if self.reusable_since.get().is_none() {
+            self.reusable_since.set(Some(since));
+        }
+    }
+
+    /// A request is in progress: the connection owes its answer.
+    fn busy(&self) {
+        self.reusable_since.set(None);
     }
 }
 
@@ -312,6 +365,7 @@ impl<T: Transport> Connection<T> {
                 timer.as_mut().reset(self.idle_deadline());
             }
             self.drain.idle.set(true);
+            self.drain.reusable_from(self.request_started);
             let this = &mut *self;
             let ready = poll_fn(move |cx| {
                 if let Poll::Ready(ready) = this.io.poll_readable(cx) {
@@ -373,7 +427,10 @@ impl<T: Transport> Connection<T> {
             let mut parser = RequestParser::new(self.options.limits);
             let parsed = match parser.parse(&self.buf) {
                 Ok(Parsed::Complete { head, consumed }) => self.parsed(head, consumed),
-                Ok(Parsed::Partial) => return State::ReadingHead { started, parser },
+                Ok(Parsed::Partial) => {
+                    self.drain.reusable_from(started);
+                    return State::ReadingHead { started, parser };
+                }
                 Err(error) => return self.reject(&error),
             };
             let State::Handling(request) = parsed else {
@@ -423,6 +480,7 @@ impl<T: Transport> Connection<T> {
     /// connection's framing unknown, so it then closes; content already buffered whole is
     /// skipped and the connection stays.
     fn parsed(&mut self, head: RequestHead, consumed: usize) -> State {
+        self.drain.busy();
         let head_bytes = self.buf.split_to(consumed).freeze();
         self.request_method = Some(head.method());
         let framing = head.body_framing();
@@ -700,6 +758,7 @@ impl<T: Transport> Connection<T> {
 
     /// Answers a rejected request with the status its error calls for.
     fn reject(&mut self, error: &ParseError) -> State {
+        self.drain.busy();
         tracing::debug!(peer = %self.peer, %error, "rejected request");
         self.request_method = self
             .request_method
@@ -721,6 +780,7 @@ impl<T: Transport> Connection<T> {
 
     /// A request that did not arrive in time: 408 and close (RFC 9110 §15.5.9).
     fn timed_out(&mut self) -> State {
+        self.drain.busy();
         tracing::debug!(peer = %self.peer, "request timed out");
         let response = Response::text(StatusCode::REQUEST_TIMEOUT, "request timeout\n").closing();
         let info = RequestInfo {

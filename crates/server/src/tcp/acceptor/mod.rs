@@ -12,11 +12,13 @@
 //! - `io`: bounded reads and writes, `sendfile`, the lingering or quick close.
 //! - `buffers`: read buffers, head buffer and encoder per worker thread.
 //! - `transport`: plain TCP and TLS streams behind one trait.
+//! - `reclaim`: closing the oldest idle connections to admit new ones at `max_connections`.
 //! - `wheel_anchor`: one timer kept pending per worker.
 
 mod buffers;
 mod connection;
 mod io;
+pub(crate) mod reclaim;
 mod transport;
 mod wheel_anchor;
 
@@ -25,7 +27,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use actix::fut::{wrap_future, ActorFutureExt};
-use actix::{Actor, ActorContext, AsyncContext, Context, Running};
+use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Running};
 use tokio::net::TcpStream;
 use web_server_supervision::{ChildContext, StartError, StartedChild};
 
@@ -58,6 +60,10 @@ pub struct ConnectionActor {
     drain: Rc<Drain>,
     /// The state machine has ended; the actor may stop.
     finished: bool,
+    /// Closed by a reclaim: it owed nothing, so it stops at once.
+    reclaimed: bool,
+    /// Its place among the worker's reclaimable connections, left when the actor is dropped.
+    registration: reclaim::Registration,
 }
 
 impl Actor for ConnectionActor {
@@ -65,12 +71,28 @@ impl Actor for ConnectionActor {
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
         // An idle connection owes nothing: stopping drops its future, which closes it.
-        if self.finished || self.drain.is_idle() {
+        if self.finished || self.reclaimed || self.drain.is_idle() {
             Running::Stop
         } else {
             self.drain.request();
             Running::Continue
         }
+    }
+}
+
+impl Handler<reclaim::Reclaim> for ConnectionActor {
+    type Result = ();
+
+    /// Closes the connection if it still owes nothing; a request that arrived since the reclaim
+    /// picked it keeps it open.
+    fn handle(&mut self, _: reclaim::Reclaim, ctx: &mut Context<Self>) {
+        self.registration.reclaim_delivered();
+        if self.finished || self.reclaimed || !self.drain.is_reusable() {
+            return;
+        }
+        self.reclaimed = true;
+        crate::metrics::connection_reclaimed();
+        ctx.stop();
     }
 }
 
@@ -117,7 +139,9 @@ pub(crate) fn start(
     let pipeline = pipeline.clone();
     let started = ctx.start_with(move |actor_ctx: &mut Context<ConnectionActor>| {
         wheel_anchor::ensure();
-        let drain = Rc::new(Drain::default());
+        let drain = Rc::new(Drain::accepted());
+        let registration =
+            reclaim::register(accepted.permit.gate(), drain.clone(), actor_ctx.address());
         let Accepted {
             stream,
             peer,
@@ -148,6 +172,8 @@ pub(crate) fn start(
         ConnectionActor {
             drain,
             finished: false,
+            reclaimed: false,
+            registration,
         }
     });
     Ok(started.into())
