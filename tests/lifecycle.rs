@@ -233,3 +233,60 @@ fn admin_reload_reports_changes_and_rejects_invalid_configs() {
     running.signal("-TERM");
     assert_eq!(running.exit_code(), Some(0));
 }
+
+#[test]
+fn sigterm_drains_every_worker_in_parallel_against_one_deadline() {
+    // Downloads that never finish on every worker: each partition holds its drain until the
+    // deadline. Drained one partition after another, 4 workers would take 4 deadlines.
+    const SHUTDOWN: Duration = Duration::from_secs(2);
+    let root = site();
+    let mut command: Command = server("test");
+    command
+        .args(["--bind", "127.0.0.1:0", "--workers", "4", "--docroot"])
+        .arg(&root)
+        .env("WEB_SERVER__TIMEOUTS__SHUTDOWN_MS", "2000")
+        .env("WEB_SERVER__TIMEOUTS__SEND_MS", "60000")
+        .env("WEB_SERVER__TIMEOUTS__KEEPALIVE_MS", "60000");
+    let mut running = Running::start(command);
+    let addr = running.ready()[0];
+    // SO_REUSEPORT spreads connections over the workers by address hash: 24 stalled downloads
+    // leave no worker without one (and the test holds whichever way they fall).
+    let downloads: Vec<(TcpStream, usize)> = (0..24).map(|_| stalled_download(addr)).collect();
+    let mut idle: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut conn = connect(addr);
+            let reply = exchange(&mut conn, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+            assert_eq!(reply.status, 200);
+            conn
+        })
+        .collect();
+
+    let signalled = std::time::Instant::now();
+    running.signal("-TERM");
+    for conn in &mut idle {
+        let mut rest = Vec::new();
+        assert!(
+            conn.read_to_end(&mut rest).is_ok() && rest.is_empty(),
+            "an idle connection was closed cleanly"
+        );
+    }
+    let idle_closed_after = signalled.elapsed();
+    assert!(
+        idle_closed_after < SHUTDOWN,
+        "idle connections closed {idle_closed_after:?} after SIGTERM, not at once"
+    );
+    assert_eq!(
+        running.exit_code_within(SHUTDOWN + Duration::from_secs(3)),
+        Some(0)
+    );
+    let exited_after = signalled.elapsed();
+    eprintln!(
+        "4 workers, {} stalled downloads: idle connections closed {idle_closed_after:?} and the \
+         process exited {exited_after:?} after SIGTERM (shutdown_ms {SHUTDOWN:?})",
+        downloads.len()
+    );
+    assert!(
+        exited_after < SHUTDOWN * 2,
+        "exited {exited_after:?} after SIGTERM: the drain took more than one deadline"
+    );
+}

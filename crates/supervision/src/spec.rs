@@ -132,6 +132,11 @@ pub struct SupervisorFlags {
     pub intensity: u32,
     /// The sliding window over which restarts are counted.
     pub period: Duration,
+    /// Whether a shutdown stops the children all at once rather than one after another in
+    /// reverse start order (OTP's only way). For children that are independent of each other,
+    /// such as per-thread partitions of one pool: each gets its whole shutdown time from the
+    /// same moment, so the supervisor is done within one child's time instead of their sum.
+    pub stop_together: bool,
 }
 
 impl Default for SupervisorFlags {
@@ -141,6 +146,7 @@ impl Default for SupervisorFlags {
             strategy: Strategy::OneForOne,
             intensity: 1,
             period: Duration::from_secs(5),
+            stop_together: false,
         }
     }
 }
@@ -158,6 +164,12 @@ impl SupervisorFlags {
     pub fn intensity(mut self, intensity: u32, period: Duration) -> Self {
         self.intensity = intensity;
         self.period = period;
+        self
+    }
+
+    /// Stops the children all at once on shutdown (see [`stop_together`](Self::stop_together)).
+    pub fn stop_together(mut self) -> Self {
+        self.stop_together = true;
         self
     }
 }

@@ -244,8 +244,9 @@ enum Step {
         delete_temporary: bool,
         reply: Option<Reply>,
     },
-    /// Stop every running child, in reverse start order (expanded when reached, so that it
-    /// covers children whose start finished after it was queued).
+    /// Stop every running child, in reverse start order, or all at once with
+    /// [`SupervisorFlags::stop_together`] (expanded when reached, so that it covers children
+    /// whose start finished after it was queued).
     TerminateAll,
     /// Report the end of the initial start.
     InitDone,
@@ -368,6 +369,7 @@ impl Supervisor {
                     delete_temporary,
                     reply,
                 } => self.terminate_step(key, delete_temporary, reply, ctx),
+                Step::TerminateAll if self.flags.stop_together => self.terminate_together(ctx),
                 Step::TerminateAll => {
                     for child in self.children.iter().filter(|c| c.running.is_some()) {
                         self.steps.push_front(Step::Terminate {
@@ -542,6 +544,30 @@ impl Supervisor {
         ctx.wait(wrap_future::<_, Self>(stopping).map(move |(), act, ctx| {
             act.busy = false;
             act.after_terminate(key, delete_temporary, reply);
+            act.drive(ctx);
+        }));
+    }
+
+    /// Stops every running child at once, each by its own shutdown policy, and waits for all.
+    fn terminate_together(&mut self, ctx: &mut Context<Self>) {
+        let mut stopping = Vec::new();
+        for record in self.children.iter_mut() {
+            let Some(running) = record.running.take() else {
+                continue;
+            };
+            if record.status == ChildStatus::Running {
+                record.status = ChildStatus::Stopped;
+            }
+            tracing::debug!(supervisor = %self.id, child = %record.spec.id, "stopping child");
+            stopping.push(child::terminate(running.control, record.spec.shutdown));
+        }
+        if stopping.is_empty() {
+            return;
+        }
+        self.busy = true;
+        let all = futures_util::future::join_all(stopping);
+        ctx.wait(wrap_future::<_, Self>(all).map(|_, act, ctx| {
+            act.busy = false;
             act.drive(ctx);
         }));
     }

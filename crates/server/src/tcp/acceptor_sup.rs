@@ -59,9 +59,12 @@ pub(crate) fn child_spec(
     partitions: &Arc<Partitions>,
     shutdown: Duration,
 ) -> ChildSpec {
-    // Partitions are independent: one failing must not drop the others' connections.
+    // Partitions are independent: one failing must not drop the others' connections, and on
+    // shutdown they drain together, so the server stops within one shutdown timeout whatever
+    // the number of workers.
     let flags = SupervisorFlags::new(Strategy::OneForOne)
-        .intensity(intensity_for(workers.len()), Duration::from_secs(10));
+        .intensity(intensity_for(workers.len()), Duration::from_secs(10))
+        .stop_together();
     let mut sup = SupervisorSpec::new(ids.acceptor_sup, flags);
     for (worker, arbiter) in workers.iter().enumerate() {
         let pipeline = pipeline.clone();
