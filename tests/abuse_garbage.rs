@@ -60,7 +60,7 @@ const INTERESTING: &[&[u8]] = &[
     b"Transfer-Encoding: chunked\r\n",
     b"Content-Length: 18446744073709551616\r\n",
     b"Content-Length: 3\r\n",
-    b"Host: a\r\n",
+    b"Host: localhost\r\n",
     b"Expect: 100-continue\r\n",
     b"Range: bytes=-0,0-,5-1\r\n",
     b"fffffffffffffffff\r\n",

@@ -29,7 +29,7 @@ fn admin_get(server: &TestServer, path: &str, auth: Option<&str>) -> Reply {
     let header = auth.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     exchange(
         &mut conn,
-        &format!("GET {path} HTTP/1.1\r\nHost: a\r\n{header}\r\n"),
+        &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{header}\r\n"),
     )
 }
 
@@ -38,7 +38,9 @@ fn admin_post(server: &TestServer, path: &str, auth: Option<&str>) -> Reply {
     let header = auth.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     exchange(
         &mut conn,
-        &format!("POST {path} HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n{header}\r\n"),
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nX-Requested-By: tests\r\nContent-Length: 0\r\n{header}\r\n"
+        ),
     )
 }
 
@@ -223,7 +225,7 @@ fn token_guards_every_route_but_the_probes() {
     let mut conn = server.connect_admin();
     conn.write_all(
         format!(
-            "GET /admin/tree HTTP/1.1\r\nHost: a\r\nCookie: web_server_admin_token={TOKEN}\r\n\r\n"
+            "GET /admin/tree HTTP/1.1\r\nHost: localhost\r\nCookie: web_server_admin_token={TOKEN}\r\n\r\n"
         )
         .as_bytes(),
     )
@@ -268,4 +270,74 @@ fn ready_comes_back_after_a_listener_restart() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// One raw request to the admin endpoint.
+fn admin_raw(server: &TestServer, request: &str) -> Reply {
+    let mut conn = server.connect_admin();
+    exchange(&mut conn, request)
+}
+
+#[test]
+fn without_a_token_a_rebound_host_name_is_refused() {
+    let server = start(None, true);
+    let rebound = admin_raw(
+        &server,
+        "GET /admin/config HTTP/1.1\r\nHost: attacker.example:9901\r\n\r\n",
+    );
+    assert_eq!(rebound.status, 403, "{}", rebound.text());
+    assert!(
+        !rebound.text().contains("[server]"),
+        "nothing of the config leaks"
+    );
+    for host in ["localhost:9901", "127.0.0.1", "[::1]:9901"] {
+        let own = admin_raw(
+            &server,
+            &format!("GET /admin/config HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+        );
+        assert_eq!(own.status, 200, "Host: {host}");
+    }
+    // The probes answer whatever the Host: orchestrators' probes use pod addresses or names.
+    let probe = admin_raw(
+        &server,
+        "GET /health HTTP/1.1\r\nHost: attacker.example\r\n\r\n",
+    );
+    assert_eq!(probe.status, 200);
+}
+
+#[test]
+fn a_cross_site_form_cannot_kill_or_reload() {
+    let server = start(None, true);
+    // What an HTML form on another site sends: a simple POST with that site's Origin.
+    let form = admin_raw(
+        &server,
+        "POST /admin/actors/web_server_cache/kill HTTP/1.1\r\nHost: 127.0.0.1:9901\r\n\
+         Origin: http://attacker.example\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: 0\r\n\r\n",
+    );
+    assert_eq!(form.status, 403, "{}", form.text());
+    // Even without an Origin (a form with a no-referrer policy in an old browser), a simple
+    // request does not change state.
+    let simple = admin_raw(
+        &server,
+        "POST /admin/actors/web_server_cache/kill HTTP/1.1\r\nHost: localhost\r\n\
+         Content-Type: text/plain\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(simple.status, 403, "{}", simple.text());
+    let reload = admin_raw(
+        &server,
+        "POST /admin/reload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(reload.status, 403, "{}", reload.text());
+    let tree = server.snapshot();
+    let cache = tree.find("web_server_cache").unwrap();
+    assert_eq!(cache.restarts_total, 0, "nothing was killed");
+    // The admin page's own request (a custom header, its own origin) is allowed.
+    let own = admin_raw(
+        &server,
+        "POST /admin/actors/web_server_cache/kill HTTP/1.1\r\nHost: localhost:9901\r\n\
+         Origin: http://localhost:9901\r\nX-Requested-By: web_server-admin\r\n\
+         Content-Length: 0\r\n\r\n",
+    );
+    assert_eq!(own.status, 200, "{}", own.text());
 }

@@ -182,7 +182,7 @@ fn killing_the_cache_under_load_loses_no_request_and_empties_the_table() {
     let mut admin = server.connect_admin();
     let killed = exchange(
         &mut admin,
-        "POST /admin/actors/web_server_cache/kill HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+        "POST /admin/actors/web_server_cache/kill HTTP/1.1\r\nHost: localhost\r\nX-Requested-By: tests\r\nContent-Length: 0\r\n\r\n",
     );
     assert_eq!(killed.status, 200);
     assert_eq!(

@@ -116,7 +116,7 @@ fn start(docroot: &Path) -> Server {
 }
 
 fn tree(admin: SocketAddr) -> Value {
-    let request = "GET /admin/tree HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n";
+    let request = "GET /admin/tree HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     let reply = try_send(admin, request).unwrap_or_else(|err| panic!("GET /admin/tree: {err}"));
     assert_eq!(
         reply.status,
@@ -130,7 +130,7 @@ fn tree(admin: SocketAddr) -> Value {
 fn kill(admin: SocketAddr, id: &str) {
     let encoded = id.replace('/', "%2F");
     let request = format!(
-        "POST /admin/actors/{encoded}/kill HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\n\
+        "POST /admin/actors/{encoded}/kill HTTP/1.1\r\nHost: localhost\r\nX-Requested-By: tests\r\nContent-Length: 0\r\n\
          Connection: close\r\n\r\n"
     );
     let reply = try_send(admin, &request).unwrap_or_else(|err| panic!("killing {id}: {err}"));

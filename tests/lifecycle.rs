@@ -78,7 +78,7 @@ fn sigterm_drains_an_in_flight_download_and_refuses_new_connections() {
         ErrorKind::ConnectionRefused,
         "new connections are refused"
     );
-    let ready = admin(admin_addr, "GET /ready HTTP/1.1\r\nHost: a\r\n\r\n");
+    let ready = admin(admin_addr, "GET /ready HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!(ready.status, 503, "readiness is false during the drain");
 
     let mut chunk = vec![0u8; 256 * 1024];
@@ -179,7 +179,7 @@ fn admin_reload_reports_changes_and_rejects_invalid_configs() {
     let mut running = start(&root, Some(&config), &[]);
     let addr = running.ready()[0];
     let admin_addr = running.admin();
-    let reload = "POST /admin/reload HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n";
+    let reload = "POST /admin/reload HTTP/1.1\r\nHost: localhost\r\nX-Requested-By: tests\r\nContent-Length: 0\r\n\r\n";
 
     write_config(
         &config,
@@ -212,6 +212,20 @@ fn admin_reload_reports_changes_and_rejects_invalid_configs() {
     assert!(
         listed("needs_restart").contains(&"server.backlog".to_owned()),
         "{report}"
+    );
+    // GET /admin/config shows the configuration in force: the applied values, and the
+    // start-up value of what waits for a restart.
+    let in_force = admin(
+        admin_addr,
+        "GET /admin/config HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    );
+    let in_force: toml::Table = in_force.text().parse().unwrap();
+    assert_eq!(in_force["timeouts"]["header_ms"].as_integer(), Some(5000));
+    assert_eq!(in_force["cache"]["max_entries"].as_integer(), Some(5));
+    assert_ne!(
+        in_force["server"]["backlog"].as_integer(),
+        Some(77),
+        "server.backlog applies only after a restart"
     );
 
     write_config(&config, "[timeouts]\nheader_ms = \"soon\"\n");

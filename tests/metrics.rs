@@ -56,7 +56,10 @@ impl Scraper {
     }
 
     fn text(&mut self) -> String {
-        let reply = exchange(&mut self.conn, "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n");
+        let reply = exchange(
+            &mut self.conn,
+            "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        );
         assert_eq!(reply.status, 200);
         assert!(reply
             .header("content-type")
@@ -256,7 +259,7 @@ fn killing_web_server_metrics_loses_no_request_and_no_count() {
     let killed = exchange(
         &mut admin,
         &format!(
-            "POST /admin/actors/{METRICS_ID}/kill HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"
+            "POST /admin/actors/{METRICS_ID}/kill HTTP/1.1\r\nHost: localhost\r\nX-Requested-By: tests\r\nContent-Length: 0\r\n\r\n"
         ),
     );
     assert_eq!(

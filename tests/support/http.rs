@@ -385,7 +385,7 @@ pub fn try_send(addr: SocketAddr, request: &str) -> std::io::Result<Reply> {
 
 /// `GET path` on a fresh connection: its response.
 pub fn get(addr: SocketAddr, path: &str) -> Reply {
-    let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
     try_send(addr, &request).unwrap_or_else(|err| panic!("GET {path}: {err}"))
 }
 
@@ -408,10 +408,12 @@ pub fn read_whole<R: Read>(stream: &mut R, head_request: bool) -> Reply {
     parse_whole(&raw, head_request)
 }
 
-/// `METHOD path` with `Connection: close` and `body` (with its Content-Length).
+/// `METHOD path` with `Connection: close` and `body` (with its Content-Length). The
+/// `X-Requested-By` header lets it change state on the admin endpoint, which refuses what an
+/// HTML form could send (docs/security.md).
 pub fn closing_request(method: &str, path: &str, body: &str) -> String {
     format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nX-Requested-By: tests\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
 }

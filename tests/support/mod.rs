@@ -201,6 +201,7 @@ pub fn admin_on_loopback(token: Option<&str>, allow_kill: bool) -> AdminConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         token: token.map(str::to_owned),
         allow_kill,
+        allowed_hosts: Vec::new(),
     }
 }
 

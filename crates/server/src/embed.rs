@@ -548,6 +548,7 @@ impl WebServerBuilder {
     ///     bind: "127.0.0.1:9901".parse().unwrap(),
     ///     token: Some("a long random secret token".to_owned()),
     ///     allow_kill: false,
+    ///     allowed_hosts: Vec::new(),
     /// }));
     /// # drop(builder);
     /// ```

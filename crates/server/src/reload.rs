@@ -44,6 +44,62 @@ pub struct Reloader {
     gate: Arc<ConnectionGate>,
     /// Takes new certificates, when TLS is on.
     tls: Option<Arc<Tls>>,
+    /// The configuration in force as TOML, secrets redacted, for `GET /admin/config`.
+    config_text: Mutex<String>,
+}
+
+/// The keys (or whole sections) a reload cannot change: after a reload the configuration in
+/// force keeps their start-up values. The same keys `apply` reports as needing a restart.
+const APPLIED_AT_RESTART: [&str; 11] = [
+    "server.bind",
+    "server.workers",
+    "server.backlog",
+    "server.docroot",
+    "compression",
+    "cache.max_file_bytes",
+    "timeouts.shutdown_ms",
+    "admin",
+    "tls.bind",
+    "tls.redirect_http",
+    "log.format",
+];
+
+/// The configuration in force after a reload from `old` to `new` (both TOML): `new`, with the
+/// values of [`APPLIED_AT_RESTART`] taken from `old`. Either unreadable (a server configured
+/// in code has no text): `new` as it is.
+fn in_force(old: &str, new: &str) -> String {
+    let (Ok(old), Ok(mut table)) = (old.parse::<toml::Table>(), new.parse::<toml::Table>()) else {
+        return new.to_owned();
+    };
+    for path in APPLIED_AT_RESTART {
+        let (section, key) = path
+            .split_once('.')
+            .map_or((path, None), |(s, k)| (s, Some(k)));
+        match key {
+            None => match old.get(section) {
+                Some(value) => {
+                    table.insert(section.to_owned(), value.clone());
+                }
+                None => {
+                    table.remove(section);
+                }
+            },
+            Some(key) => {
+                let old_value = old.get(section).and_then(|s| s.get(key)).cloned();
+                if let Some(toml::Value::Table(new_section)) = table.get_mut(section) {
+                    match old_value {
+                        Some(value) => {
+                            new_section.insert(key.to_owned(), value);
+                        }
+                        None => {
+                            new_section.remove(key);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    toml::to_string(&table).unwrap_or_else(|_| new.to_owned())
 }
 
 impl Reloader {
@@ -55,6 +111,7 @@ impl Reloader {
         tls: Option<Arc<Tls>>,
     ) -> Arc<Self> {
         Arc::new(Reloader {
+            config_text: Mutex::new(config.config_text.clone()),
             source: config.config_source.clone(),
             current: Mutex::new(config),
             pipeline,
@@ -62,6 +119,14 @@ impl Reloader {
             gate,
             tls,
         })
+    }
+
+    /// The configuration in force, as TOML with secrets redacted.
+    pub fn config_text(&self) -> String {
+        self.config_text
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Re-reads the configuration source and applies it.
@@ -237,6 +302,26 @@ impl Reloader {
         if !report.needs_restart.is_empty() {
             tracing::warn!(keys = ?report.needs_restart, "changed settings need a restart to apply");
         }
+        let mut text = self.config_text.lock().unwrap_or_else(|p| p.into_inner());
+        *text = in_force(&text, &new.config_text);
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_in_force_keeps_what_applies_only_at_restart() {
+        let old = "[server]\nworkers = 2\nmax_connections = 10\n\n[timeouts]\nheader_ms = 1000\nshutdown_ms = 5000\n\n[admin]\nallow_kill = true\n";
+        let new = "[server]\nworkers = 8\nmax_connections = 20\n\n[timeouts]\nheader_ms = 2000\nshutdown_ms = 9000\n\n[admin]\nallow_kill = false\n";
+        let text: toml::Table = in_force(old, new).parse().unwrap();
+        assert_eq!(text["server"]["max_connections"].as_integer(), Some(20));
+        assert_eq!(text["timeouts"]["header_ms"].as_integer(), Some(2000));
+        assert_eq!(text["server"]["workers"].as_integer(), Some(2));
+        assert_eq!(text["timeouts"]["shutdown_ms"].as_integer(), Some(5000));
+        assert_eq!(text["admin"]["allow_kill"].as_bool(), Some(true));
+        assert_eq!(in_force("", "[a]\nb = 1\n"), "[a]\nb = 1\n");
     }
 }

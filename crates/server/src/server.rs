@@ -131,7 +131,6 @@ impl Server {
                     admin_config,
                     root.clone(),
                     shared.clone(),
-                    config.config_text.clone(),
                     config.connection.clone(),
                     reloader.clone(),
                 )

@@ -14,12 +14,15 @@
 //! | `POST /admin/reload` | re-reads the configuration, as SIGHUP does (see [`crate::reload`]) |
 //!
 //! With `admin.token` set, every route but the probes (`/health`, `/ready`) needs
-//! `Authorization: Bearer <token>`.
+//! `Authorization: Bearer <token>`. Every route but the probes also refuses what a web page in
+//! the operator's browser could send ([`cross_site`]): another site's `Origin`, a state change
+//! sent as a plain form and, without a token, a `Host` that is not this endpoint's.
 //!
 //! The routes are the pipeline's deferred routes, so the admin endpoint's requests take the
 //! same path as the site's: one lookup, and 404, 405 with `Allow` and OPTIONS from the router.
 
 mod auth;
+mod cross_site;
 mod tree;
 
 use std::net::SocketAddr;
@@ -63,8 +66,8 @@ pub(crate) struct AdminState {
     pub(crate) token: Option<String>,
     /// `admin.allow_kill`.
     pub(crate) allow_kill: bool,
-    /// The effective configuration as TOML, secrets already redacted.
-    pub(crate) config_text: String,
+    /// `admin.allowed_hosts`.
+    pub(crate) allowed_hosts: Vec<String>,
     /// Applies `POST /admin/reload`.
     pub(crate) reloader: Arc<Reloader>,
 }
@@ -84,7 +87,6 @@ pub(crate) async fn start(
     config: &AdminConfig,
     root: SupervisorRef,
     public: Arc<ListenerShared>,
-    config_text: String,
     mut options: ConnectionOptions,
     reloader: Arc<Reloader>,
 ) -> Result<AdminEndpoint, StartError> {
@@ -104,7 +106,7 @@ pub(crate) async fn start(
         public,
         token: config.token.clone(),
         allow_kill: config.allow_kill,
-        config_text,
+        allowed_hosts: config.allowed_hosts.clone(),
         reloader,
     });
     let routes = routes(&state).map_err(|err| StartError::new(format!("admin routes: {err}")))?;
@@ -142,23 +144,27 @@ fn routes(state: &Arc<AdminState>) -> Result<Routes, RouteError> {
     routes
         .insert(Method::Get, "/health", open(state, health))?
         .insert(Method::Get, "/ready", open(state, ready))?
-        .insert(Method::Get, "/metrics", guarded(state, false, metrics_text))?
-        .insert(Method::Get, "/admin/tree", guarded(state, false, tree_json))?
+        .insert(Method::Get, "/metrics", guarded(state, READ, metrics_text))?
+        .insert(Method::Get, "/admin/tree", guarded(state, READ, tree_json))?
         .insert(
             Method::Get,
             "/admin/tree.html",
-            guarded(state, true, tree_page),
+            guarded(state, PAGE, tree_page),
         )?
         .insert(
             Method::Get,
             "/admin/config",
-            guarded(state, false, config_text),
+            guarded(state, READ, config_text),
         )?
-        .insert(Method::Post, "/admin/reload", guarded(state, false, reload))?
+        .insert(
+            Method::Post,
+            "/admin/reload",
+            guarded(state, CHANGE, reload),
+        )?
         .insert(
             Method::Post,
             "/admin/actors/:id/kill",
-            guarded(state, false, kill),
+            guarded(state, CHANGE, kill),
         )?;
     Ok(routes)
 }
@@ -171,13 +177,48 @@ fn open(state: &Arc<AdminState>, answer: AdminAnswer) -> RouteHandler {
     }))
 }
 
-/// A route that needs the token, when one is set; `page` routes answer a missing token with
-/// the sign-in page.
-fn guarded(state: &Arc<AdminState>, page: bool, answer: AdminAnswer) -> RouteHandler {
+/// What a guarded route is.
+#[derive(Clone, Copy)]
+struct Guard {
+    /// Answers a missing token with the sign-in page rather than a bare 401.
+    page: bool,
+    /// Changes the server (kill, reload): must not be sendable by a plain form.
+    changes_state: bool,
+}
+
+const READ: Guard = Guard {
+    page: false,
+    changes_state: false,
+};
+const PAGE: Guard = Guard {
+    page: true,
+    changes_state: false,
+};
+const CHANGE: Guard = Guard {
+    page: false,
+    changes_state: true,
+};
+
+/// A route that no other web site may drive ([`cross_site`]) and that needs the token, when one
+/// is set.
+fn guarded(state: &Arc<AdminState>, guard: Guard, answer: AdminAnswer) -> RouteHandler {
     let state = state.clone();
-    RouteHandler::Deferred(Box::new(move |request, params| match &state.token {
-        Some(token) if !auth::authorized(request, token) => Answer::Now(unauthorized(page)),
-        _ => answer(&state, request, params),
+    RouteHandler::Deferred(Box::new(move |request, params| {
+        let checked = cross_site::check(
+            request,
+            &state.allowed_hosts,
+            state.token.is_some(),
+            guard.changes_state,
+        );
+        if let Err(refusal) = checked {
+            return Answer::Now(text(StatusCode::FORBIDDEN, refusal.message()));
+        }
+        match &state.token {
+            Some(token) if !auth::authorized(request, token) => {
+                Answer::Now(unauthorized(guard.page))
+            }
+            _ => answer(&state, request, params),
+        }
     }))
 }
 
@@ -218,11 +259,13 @@ fn tree_page(state: &Arc<AdminState>, _: &Request, _: &Params<'_>) -> Answer {
     ))
 }
 
+/// The configuration in force: what a reload applied, and the start-up values of what it
+/// could not.
 fn config_text(state: &Arc<AdminState>, _: &Request, _: &Params<'_>) -> Answer {
     Answer::Now(typed(
         StatusCode::OK,
         "text/plain; charset=utf-8",
-        state.config_text.clone(),
+        state.reloader.config_text(),
     ))
 }
 

@@ -414,6 +414,10 @@ fn config_value(val: &Val, origin: &Origin) -> ::config::Value {
             Some(&origin),
             ValueKind::Array(addrs.iter().map(|a| text(a.to_string())).collect()),
         ),
+        Val::Hosts(hosts) => Value::new(
+            Some(&origin),
+            ValueKind::Array(hosts.iter().map(|h| text(h.clone())).collect()),
+        ),
         Val::Addr(addr) => text(addr.map(|a| a.to_string()).unwrap_or_default()),
         Val::Path(path) => text(
             path.as_deref()

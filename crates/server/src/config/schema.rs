@@ -29,6 +29,8 @@ pub(crate) enum Kind {
     Addrs { min_len: usize },
     /// An optional socket address; `""` means none.
     OptAddr,
+    /// A list of host names (no port), as a `Host` header names them.
+    Hosts,
     /// A required directory path.
     Dir,
     /// An optional file path; `""` means none.
@@ -197,6 +199,10 @@ pub(crate) const SCHEMA: &[KeySpec] = &[
         kind: Kind::Bool,
     },
     KeySpec {
+        key: "admin.allowed_hosts",
+        kind: Kind::Hosts,
+    },
+    KeySpec {
         key: "tls.bind",
         kind: Kind::Addrs { min_len: 0 },
     },
@@ -292,6 +298,8 @@ pub(crate) enum Val {
     /// Choice, directive or secret (`""` for a secret means none).
     Text(String),
     Addrs(Vec<SocketAddr>),
+    /// Host names.
+    Hosts(Vec<String>),
     /// An optional address (`None` written as `""`).
     Addr(Option<SocketAddr>),
     /// A path, relative ones not yet resolved (`None` written as `""`).
@@ -332,6 +340,9 @@ impl Kind {
             }
             Kind::Dir => "a directory path".to_owned(),
             Kind::OptFile => "a file path, or \"\" for none".to_owned(),
+            Kind::Hosts => {
+                "a list of host names without ports, such as [\"admin.internal\"]".to_owned()
+            }
         }
     }
 
@@ -372,6 +383,22 @@ impl Kind {
                 }
                 Val::Addrs(addrs)
             }
+            (Kind::Hosts, toml::Value::Array(items)) => {
+                let mut hosts = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        toml::Value::String(s) => hosts.push(s.clone()),
+                        other => {
+                            return Err(format!(
+                                "expected {}, found {} in the list",
+                                self.expected(),
+                                describe(other)
+                            ))
+                        }
+                    }
+                }
+                Val::Hosts(hosts)
+            }
             // A single address is accepted where a list is expected: `bind = "127.0.0.1:80"`.
             (Kind::Addrs { .. }, toml::Value::String(s)) => self.parse_text(s)?,
             (Kind::OptAddr | Kind::Dir | Kind::OptFile, toml::Value::String(s)) => {
@@ -405,6 +432,13 @@ impl Kind {
                 }
                 Val::Addrs(addrs)
             }
+            Kind::Hosts => Val::Hosts(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
             Kind::OptAddr => match text.trim() {
                 "" => Val::Addr(None),
                 addr => Val::Addr(Some(
@@ -435,6 +469,12 @@ impl Kind {
             (Kind::Addrs { min_len }, Val::Addrs(addrs)) if addrs.len() < min_len => {
                 Err(format!("expected {}, found an empty list", self.expected()))
             }
+            (Kind::Hosts, Val::Hosts(hosts)) => hosts
+                .iter()
+                .find(|host| !is_host_name(host))
+                .map_or(Ok(()), |bad| {
+                    Err(format!("expected {}, found {bad:?}", self.expected()))
+                }),
             (Kind::Dir, Val::Path(None)) => Err(format!(
                 "expected {}, found an empty string",
                 self.expected()
@@ -442,6 +482,17 @@ impl Kind {
             _ => Ok(()),
         }
     }
+}
+
+/// A DNS name or IP address as a `Host` header carries it, without a port: letters, digits,
+/// `-`, `.`, and the brackets and colons of an IPv6 literal.
+fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'[' | b']' | b':'))
+        && (host.starts_with('[') || !host.contains(':'))
 }
 
 fn parse_addr(text: &str) -> Result<SocketAddr, String> {

@@ -24,6 +24,8 @@ pub struct AdminConfig {
     pub token: Option<String>,
     /// Whether `POST /admin/actors/{id}/kill` may kill (chaos drills; off in prod).
     pub allow_kill: bool,
+    /// Without a token, `Host` names answered besides IP addresses and `localhost` names.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// Re-reads the configuration (files and environment, as at start), for reloads.
@@ -158,6 +160,7 @@ impl ServerConfig {
                 bind,
                 token: settings.admin.token.clone(),
                 allow_kill: settings.admin.allow_kill,
+                allowed_hosts: settings.admin.allowed_hosts.clone(),
             }),
             log: Some(settings.log.clone()),
             config_source: None,

@@ -263,6 +263,9 @@ pub struct Admin {
     /// Whether the admin endpoint may kill processes of the tree (to watch supervisors restart
     /// them); a debugging aid, off in production.
     pub allow_kill: bool,
+    /// Without a token, the `Host` values the admin endpoint answers besides IP addresses and
+    /// `localhost` names: a page rebinding its own DNS name to the admin address is refused.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// `[tls]`: an optional HTTPS listener (served from issue 6 on).
