@@ -982,3 +982,41 @@ fn the_in_code_defaults_are_default_toml_key_by_key() {
     assert_eq!(ConnectionOptions::default(), config.connection);
     assert_eq!(CacheOptions::default(), config.cache);
 }
+
+// ---------------------------------------------------------------------------------------------
+// --check, as `nginx -t`.
+
+#[test]
+fn check_exits_0_on_a_good_configuration_and_2_naming_key_and_file_on_a_bad_one() {
+    let tmp = TempDir::new("bin-check");
+    let site = tmp.mkdir("site");
+    let good = tmp.write("good.toml", "[server]\nworkers = 2\n");
+    let args = ["--check", "--docroot", s(&site), "--config", s(&good)];
+    let output = run(tmp.path(), &args, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("configuration is valid"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+
+    let bad = tmp.write("bad.toml", "[timeouts]\nheader_ms = \"soon\"\n");
+    let args = ["--check", "--docroot", s(&site), "--config", s(&bad)];
+    let output = run(tmp.path(), &args, &[]);
+    assert_config_error(&output, &["`timeouts.header_ms`", s(&bad)]);
+
+    // Cross-key checks run too: TLS without a certificate.
+    let output = run(
+        tmp.path(),
+        &[
+            "--check",
+            "--docroot",
+            s(&site),
+            "--tls-bind",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    assert_config_error(&output, &["`tls.cert`", "flag --tls-bind"]);
+}
