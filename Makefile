@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test build release lint fmt fuzz bench chaos soak clean
+.PHONY: run test build release man lint fmt fuzz bench chaos soak clean
 
 ## run: build in release mode and serve the bundled sample site with the dev profile
 ## (http://127.0.0.1:8080; Ctrl-C stops it). Pass flags with ARGS, e.g. make run ARGS="--workers 1".
@@ -21,6 +21,16 @@ build:
 ## release: optimised build of the web_server binary
 release:
 	$(CARGO) build --release --bin web_server
+
+## man: the man page and the bash, zsh and fish completions, generated from the binary's flags,
+## in target/man (install web_server.1 under share/man/man1; the completions where each shell
+## looks, e.g. /usr/share/bash-completion/completions/web_server)
+man:
+	mkdir -p target/man
+	$(CARGO) run --quiet --bin web_server -- man > target/man/web_server.1
+	$(CARGO) run --quiet --bin web_server -- completions bash > target/man/web_server.bash
+	$(CARGO) run --quiet --bin web_server -- completions zsh > target/man/_web_server
+	$(CARGO) run --quiet --bin web_server -- completions fish > target/man/web_server.fish
 
 ## lint: what CI checks besides the tests
 lint:

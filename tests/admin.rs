@@ -88,7 +88,11 @@ fn tree_json_has_every_seed_node_and_listener_info() {
     );
     let listener = &find_node(&tree, "web_server_tcp_listener").unwrap()["listener"];
     assert_eq!(listener["addresses"][0], server.addr.to_string());
-    assert_eq!(listener["max_connections"], 10_000);
+    assert_eq!(
+        listener["max_connections"],
+        ServerConfig::default().max_connections,
+        "default.toml's server.max_connections"
+    );
     assert!(listener["accepting"].as_bool().unwrap());
 }
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use support::temp::TempDir;
 use web_server::config::{
-    Cli, ConfigError, ErrorKind, LogFormat, Origin, Profile, Settings, BUILT_IN_CONFIG_DIR,
+    Cli, ConfigError, ErrorKind, LogFormat, Origin, Profile, Settings, BUILT_IN_FILES,
 };
 
 /// How long a configuration error may take to be reported: it happens before anything starts.
@@ -496,22 +496,47 @@ fn print_config_redacts_the_admin_token() {
     );
 }
 
-/// `cargo run` and the tests work from any directory: without `./config/default.toml`, the
-/// source tree's `config/` is used.
+/// The profiles are compiled in: a `config/` folder in the current directory is not read (only
+/// `--config-dir` or `WEB_SERVER_CONFIG_DIR` replace the built-in files), and `--print-config`
+/// names the layer of every key.
 #[test]
-fn the_built_in_config_directory_is_used_from_anywhere() {
+fn the_built_in_files_are_used_from_anywhere_and_print_config_names_each_origin() {
     let tmp = TempDir::new("bin-anywhere");
     let site = tmp.mkdir("site");
-    tmp.mkdir("config"); // an unrelated config/ without default.toml is not ours
-    let printed = print_config(
-        tmp.path(),
-        &["--profile", "test", "--docroot", s(&site)],
-        &[],
-    );
+    tmp.write("config/default.toml", "[server]\nworkers = 'not ours'\n");
+    let args = ["--profile", "test", "--docroot", s(&site)];
+    let printed = print_config(tmp.path(), &args, &[("WEB_SERVER__SERVER__WORKERS", "3")]);
     assert_eq!(get(&printed, "log.level").as_str(), Some("warn"));
-    assert!(Path::new(BUILT_IN_CONFIG_DIR)
-        .join("default.toml")
-        .is_file());
+    let output = run(
+        tmp.path(),
+        &[&["--print-config"][..], &args[..]].concat(),
+        &[("WEB_SERVER__SERVER__WORKERS", "3")],
+    );
+    let text = stdout(&output);
+    for line in [
+        "backlog = 1024  # built-in default.toml",
+        "level = \"warn\"  # built-in test.toml",
+        "workers = 3  # environment variable WEB_SERVER__SERVER__WORKERS",
+    ] {
+        assert!(text.contains(line), "{line:?} in:\n{text}");
+    }
+    assert!(
+        text.contains(&format!("docroot = \"{}\"  # flag --docroot", s(&site))),
+        "{text}"
+    );
+    // Every key line names its origin.
+    for line in text.lines() {
+        if line.contains(" = ") {
+            assert!(line.contains("  # "), "no origin: {line}");
+        }
+    }
+    // The compiled-in files are the repository's.
+    for (name, text) in BUILT_IN_FILES {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("config")
+            .join(name);
+        assert_eq!(fs::read_to_string(path).unwrap(), text, "{name}");
+    }
 }
 
 #[test]
@@ -778,8 +803,7 @@ fn the_documented_key_table_matches_the_profile_files() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let docs = fs::read_to_string(root.join("docs/configuration.md")).unwrap();
     let read = |name: &str| -> toml::Table {
-        toml::from_str(&fs::read_to_string(Path::new(BUILT_IN_CONFIG_DIR).join(name)).unwrap())
-            .unwrap()
+        toml::from_str(&fs::read_to_string(root.join("config").join(name)).unwrap()).unwrap()
     };
     let default = read("default.toml");
     let profiles: Vec<(&str, toml::Table)> = ["dev", "prod", "test"]
@@ -791,6 +815,12 @@ fn the_documented_key_table_matches_the_profile_files() {
         ("server.docroot", "--docroot"),
         ("server.workers", "--workers"),
         ("admin.bind", "--admin-bind"),
+        ("admin.token", "--admin-token-file"),
+        ("tls.bind", "--tls-bind"),
+        ("tls.cert", "--tls-cert"),
+        ("tls.key", "--tls-key"),
+        ("log.format", "--log-format"),
+        ("log.level", "--log-level"),
     ];
     // A documented cell as a TOML value: `**...**` marks a profile's own setting.
     let cell_value = |cell: &str| -> Option<toml::Value> {
@@ -844,4 +874,149 @@ fn the_documented_key_table_matches_the_profile_files() {
             .map(|(_, f)| format!("`{f}`"));
         assert_eq!(cells[6].trim(), flag.unwrap_or_default(), "flag of {key}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One source of defaults.
+
+/// `ServerConfig::default()` (the embedding API), `ConnectionOptions::default()` and
+/// `CacheOptions::default()` are the compiled-in `default.toml`, key by key, over every key of
+/// the schema. The keys that say where a server runs and what it serves (listen addresses,
+/// docroot, admin endpoint, TLS, logging) are the embedding application's to choose: they are
+/// checked to start empty, and listed here so a new key must be placed on one side or the other.
+#[test]
+fn the_in_code_defaults_are_default_toml_key_by_key() {
+    use std::time::Duration;
+    use toml::Value;
+    use web_server::config::{CacheOptions, ConnectionOptions, ServerConfig, DEFAULT_TOML};
+
+    let default: toml::Table = toml::from_str(DEFAULT_TOML).unwrap();
+    let config = ServerConfig::default();
+    let int = |n: u64| Value::Integer(i64::try_from(n).unwrap());
+    let ms = |d: Duration| int(u64::try_from(d.as_millis()).unwrap());
+    let usize_int = |n: usize| int(n as u64);
+    let connection = &config.connection;
+    let mut embedders_choice = Vec::new();
+    for key in web_server::config::keys() {
+        let (section, name) = key.split_once('.').unwrap();
+        let want = default[section][name].clone();
+        let got = match key {
+            "server.workers" => usize_int(config.workers),
+            "server.backlog" => int(config.backlog.into()),
+            "server.max_connections" => usize_int(config.max_connections),
+            "timeouts.header_ms" => ms(connection.header_timeout),
+            "timeouts.body_ms" => ms(connection.body_timeout),
+            "timeouts.keepalive_ms" => ms(connection.keepalive_timeout),
+            "timeouts.send_ms" => ms(connection.send_timeout),
+            "timeouts.shutdown_ms" => ms(config.shutdown_timeout),
+            "limits.max_request_line" => usize_int(connection.limits.max_request_line),
+            "limits.max_header_bytes" => usize_int(connection.limits.max_header_bytes),
+            "limits.max_headers" => usize_int(connection.limits.max_headers),
+            "limits.max_body_bytes" => int(connection.limits.max_body_bytes),
+            "limits.max_keepalive_requests" => int(connection.max_keepalive_requests),
+            "cache.max_bytes" => int(config.cache.max_bytes),
+            "cache.max_entries" => usize_int(config.cache.max_entries),
+            "cache.max_file_bytes" => int(config.static_options.max_inline_bytes),
+            "cache.revalidate_ms" => ms(config.cache.revalidate),
+            "cache.max_negative_entries" => usize_int(config.cache.max_negative_entries),
+            "compression.gzip" => Value::Boolean(config.static_options.gzip),
+            "compression.min_bytes" => int(config.static_options.gzip_min_bytes),
+            "compression.level" => int(config.static_options.gzip_level.into()),
+            "server.bind" => {
+                assert_eq!(config.bind, [addr("127.0.0.1:0")], "a free loopback port");
+                embedders_choice.push(key);
+                continue;
+            }
+            "server.docroot" => {
+                assert_eq!(config.docroot, None);
+                embedders_choice.push(key);
+                continue;
+            }
+            "admin.bind" | "admin.token" | "admin.allow_kill" | "admin.allowed_hosts" => {
+                assert_eq!(config.admin, None);
+                embedders_choice.push(key);
+                continue;
+            }
+            "tls.bind"
+            | "tls.cert"
+            | "tls.key"
+            | "tls.handshake_timeout_ms"
+            | "tls.redirect_http" => {
+                assert_eq!(config.tls, None);
+                embedders_choice.push(key);
+                continue;
+            }
+            "log.format" | "log.level" | "log.access_log" => {
+                assert_eq!(config.log, None, "the application's logging");
+                embedders_choice.push(key);
+                continue;
+            }
+            other => panic!(
+                "`{other}` is a new key: compare it with ServerConfig::default() here, or list \
+                 it as the embedding application's choice"
+            ),
+        };
+        assert_eq!(
+            got, want,
+            "ServerConfig::default() differs from default.toml at {key}"
+        );
+    }
+    assert_eq!(
+        embedders_choice,
+        [
+            "server.bind",
+            "server.docroot",
+            "admin.bind",
+            "admin.token",
+            "admin.allow_kill",
+            "tls.bind",
+            "tls.cert",
+            "tls.key",
+            "tls.handshake_timeout_ms",
+            "tls.redirect_http",
+            "log.format",
+            "log.level",
+            "log.access_log",
+        ]
+    );
+    assert_eq!(ConnectionOptions::default(), config.connection);
+    assert_eq!(CacheOptions::default(), config.cache);
+}
+
+// ---------------------------------------------------------------------------------------------
+// --check, as `nginx -t`.
+
+#[test]
+fn check_exits_0_on_a_good_configuration_and_2_naming_key_and_file_on_a_bad_one() {
+    let tmp = TempDir::new("bin-check");
+    let site = tmp.mkdir("site");
+    let good = tmp.write("good.toml", "[server]\nworkers = 2\n");
+    let args = ["--check", "--docroot", s(&site), "--config", s(&good)];
+    let output = run(tmp.path(), &args, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("configuration is valid"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+
+    let bad = tmp.write("bad.toml", "[timeouts]\nheader_ms = \"soon\"\n");
+    let args = ["--check", "--docroot", s(&site), "--config", s(&bad)];
+    let output = run(tmp.path(), &args, &[]);
+    assert_config_error(&output, &["`timeouts.header_ms`", s(&bad)]);
+
+    // Cross-key checks run too: TLS without a certificate.
+    let output = run(
+        tmp.path(),
+        &[
+            "--check",
+            "--docroot",
+            s(&site),
+            "--tls-bind",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    assert_config_error(&output, &["`tls.cert`", "flag --tls-bind"]);
 }

@@ -10,7 +10,8 @@
 //!   started from it;
 //! - the grace period covers the preStop pause plus `timeouts.shutdown_ms`;
 //! - the Dockerfile is multi-stage, builds with the command the Makefile and README document,
-//!   copies what exists to where the configuration expects it, and runs as non-root.
+//!   copies what exists to where the configuration expects it (and no configuration file: the
+//!   profiles are compiled in), and runs as non-root.
 
 mod support;
 
@@ -237,15 +238,12 @@ fn container_env(pod: bool) -> Vec<(String, String)> {
     env.into_iter().collect()
 }
 
-/// Loads the configuration the container would run with. The config directory and document
-/// root exist only in the image, so the source tree's stand in for them (the Dockerfile test
-/// checks the image copies exactly those to where the environment points).
+/// Loads the configuration the container would run with (the compiled-in profiles). The
+/// document root exists only in the image, so the source tree's stands in for it (the
+/// Dockerfile test checks the image copies exactly that to where the configuration points).
 fn load(env: &[(String, String)], args: &[String]) -> Settings {
     let mut env = env.to_vec();
     for (name, value) in &mut env {
-        if name == config::CONFIG_DIR_ENV {
-            *value = format!("{ROOT}/config");
-        }
         if name == &config::env_var("server.docroot") {
             *value = format!("{ROOT}/crates/server/site");
         }
@@ -572,9 +570,15 @@ fn dockerfile_is_multi_stage_non_root_and_copies_what_the_configuration_expects(
         env.get(config::PROFILE_ENV).map(String::as_str),
         Some("prod")
     );
-    assert_eq!(
-        env.get(config::CONFIG_DIR_ENV),
-        Some(&runtime_copy("config"))
+    // No configuration file in the image: the profiles are compiled into the binary, so the
+    // runtime stage copies none and points nowhere for them.
+    assert_eq!(env.get(config::CONFIG_DIR_ENV), None);
+    assert!(
+        !copies
+            .iter()
+            .any(|(_, sources, _, stage)| *stage == last_stage
+                && sources.iter().any(|s| s.starts_with("config"))),
+        "the runtime stage copies no configuration"
     );
     let prod: toml::Value = toml::from_str(&read("config/prod.toml")).unwrap();
     let docroot = env
@@ -620,4 +624,84 @@ fn dockerfile_is_multi_stage_non_root_and_copies_what_the_configuration_expects(
         all(&instructions, "STOPSIGNAL").last().unwrap().args,
         "SIGTERM"
     );
+}
+
+// --- systemd units -------------------------------------------------------------------------------
+
+/// `KEY=VALUE` lines of a unit file (comments and section headers dropped), in order.
+fn unit(path: &str) -> Vec<(String, String)> {
+    read(path)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('['))
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or_else(|| panic!("{path}: {l}"));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn the_systemd_units_notify_activate_sandbox_and_run_a_valid_command_line() {
+    let service = unit("docs/deploy/web_server.service");
+    let get = |key: &str| -> Vec<&str> {
+        service
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    assert!(
+        get("Type")[0].starts_with("notify"),
+        "the server sends READY=1"
+    );
+    assert_eq!(get("Requires"), ["web_server.socket"]);
+    for (key, value) in [
+        ("DynamicUser", "yes"),
+        ("NoNewPrivileges", "yes"),
+        ("ProtectSystem", "strict"),
+        ("ProtectHome", "yes"),
+        ("PrivateTmp", "yes"),
+        ("CapabilityBoundingSet", ""),
+    ] {
+        assert_eq!(get(key), [value], "{key}");
+    }
+    // The command line parses, and reads the token from a file (never the environment).
+    let exec: Vec<String> = get("ExecStart")[0]
+        .split_whitespace()
+        .map(|word| word.replace("%d", "/run/credentials/web_server.service"))
+        .collect();
+    let cli = Cli::try_parse_from(&exec).expect("ExecStart's flags parse");
+    assert!(cli.admin_token_file.is_some());
+    // The environment is configuration: known names, a prod profile with the token file.
+    let env: Vec<(String, String)> = get("Environment")
+        .iter()
+        .map(|assignment| {
+            let (name, value) = assignment.split_once('=').unwrap();
+            (name.to_owned(), value.to_owned())
+        })
+        .collect();
+    names_are_configuration(&env, "web_server.service");
+    assert!(env.contains(&(config::PROFILE_ENV.to_owned(), "prod".to_owned())));
+    // The stop timeout covers prod's drain.
+    let prod: toml::Value = toml::from_str(&read("config/prod.toml")).unwrap();
+    let drain_s = prod["timeouts"]["shutdown_ms"].as_integer().unwrap() / 1000;
+    let stop_s: i64 = get("TimeoutStopSec")[0].parse().unwrap();
+    assert!(
+        stop_s > drain_s,
+        "TimeoutStopSec {stop_s} > drain {drain_s} s"
+    );
+
+    let socket = unit("docs/deploy/web_server.socket");
+    let listens: Vec<&str> = socket
+        .iter()
+        .filter(|(k, _)| k == "ListenStream")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert!(!listens.is_empty());
+    for listen in listens {
+        listen
+            .parse::<SocketAddr>()
+            .unwrap_or_else(|e| panic!("ListenStream={listen} is an address: {e}"));
+    }
 }

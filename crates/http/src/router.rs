@@ -681,7 +681,7 @@ impl<H> Router<H> {
                 }
                 allowed = allowed.union(entry.methods.implied());
                 let more_specific =
-                    best.map_or(true, |current| current.pattern.rank < entry.pattern.rank);
+                    best.is_none_or(|current| current.pattern.rank < entry.pattern.rank);
                 if more_specific && entry.handler(method).is_some() {
                     best = Some(entry);
                 }

@@ -35,6 +35,7 @@
 //! - `tls`: HTTPS with rustls (ring), reloadable certificates.
 //! - `zero_copy`: large cached files kept open and sent with `sendfile`.
 //! - `coarse_time`: millisecond clocks for the `Date` header and cache revalidation.
+//! - [`systemd`]: readiness notifications and socket activation for the binary (Linux).
 //!
 //! The composition roots, which wire the parts and may import any of them, are `sup`,
 //! [`server`], `run`, `embed` and this file; among the other modules imports go one way only
@@ -55,6 +56,7 @@ mod reload;
 mod run;
 pub mod server;
 mod sup;
+pub mod systemd;
 mod tcp;
 mod tls;
 mod zero_copy;

@@ -45,6 +45,8 @@ use crate::metrics;
 use crate::zero_copy::FileRange;
 
 /// What a connection needs to know besides the routes: limits and timeouts from the config.
+/// Its `Default` is the compiled-in `config/default.toml`'s (implemented in
+/// `config/server_config.rs`, beside the other in-code defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionOptions {
     /// Request size limits (`limits.*`).
@@ -61,20 +63,6 @@ pub struct ConnectionOptions {
     pub max_keepalive_requests: u64,
     /// The `Server` header value, or none to omit it.
     pub server_header: Option<String>,
-}
-
-impl Default for ConnectionOptions {
-    fn default() -> Self {
-        ConnectionOptions {
-            limits: Limits::default(),
-            header_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(10),
-            keepalive_timeout: Duration::from_secs(60),
-            send_timeout: Duration::from_secs(30),
-            max_keepalive_requests: 1000,
-            server_header: Some("web_server".to_owned()),
-        }
-    }
 }
 
 /// A plain handler: runs inline and answers at once.

@@ -6,8 +6,9 @@ use std::future::Future;
 
 use web_server_http::Router;
 
-use crate::config::{Cli, ConfigSource, ServerConfig, Settings};
+use crate::config::{Cli, ConfigSource, InheritedListeners, ServerConfig, Settings};
 use crate::server::Server;
+use crate::systemd::{self, Notify};
 
 /// Why a server stopped other than by the shutdown signal.
 #[derive(Debug)]
@@ -32,13 +33,20 @@ impl std::error::Error for RunError {}
 /// Starts a server for `settings` and runs it until `shutdown` resolves, then drains it and
 /// stops the tree in reverse start order. Must run inside an actix `System`.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
-    run_with(settings, None, shutdown).await
+    run_with(settings, None, InheritedListeners::default(), shutdown).await
 }
 
 /// What the binary runs: the server for `settings` until SIGINT or SIGTERM, which drains it
 /// (a second signal exits at once, with code 130); SIGHUP re-reads the configuration as `cli`
-/// says and applies it (see [`crate::reload`]).
-pub async fn run_until_signalled(cli: Cli, settings: Settings) -> Result<(), RunError> {
+/// says and applies it (see [`crate::reload`]). `inherited` are the sockets passed by socket
+/// activation ([`systemd::take_listen_fds`]), used instead of binding. The service manager, if
+/// any, hears `READY=1` once the server listens, `RELOADING=1`/`READY=1` around each SIGHUP
+/// reload and `STOPPING=1` when the drain starts ([`crate::systemd`]).
+pub async fn run_until_signalled(
+    cli: Cli,
+    settings: Settings,
+    inherited: InheritedListeners,
+) -> Result<(), RunError> {
     let (first_signal, first) = tokio::sync::oneshot::channel::<()>();
     actix_rt::spawn(async move {
         shutdown_signal().await;
@@ -48,7 +56,7 @@ pub async fn run_until_signalled(cli: Cli, settings: Settings) -> Result<(), Run
         std::process::exit(130);
     });
     let source = ConfigSource::new(move || Settings::load(&cli).map_err(|err| err.to_string()));
-    run_with(settings, Some(source), async {
+    run_with(settings, Some(source), inherited, async {
         let _ = first.await;
     })
     .await
@@ -57,21 +65,35 @@ pub async fn run_until_signalled(cli: Cli, settings: Settings) -> Result<(), Run
 async fn run_with(
     settings: Settings,
     source: Option<ConfigSource>,
+    inherited: InheritedListeners,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
     tracing::info!(profile = %settings.profile, "configuration loaded");
     let mut config = ServerConfig::from_settings(&settings);
+    if !inherited.is_empty() {
+        tracing::info!(
+            plain = inherited.plain.len(),
+            tls = inherited.tls.len(),
+            "socket activation: serving on the inherited sockets instead of binding"
+        );
+        if !inherited.tls.is_empty() && config.tls.is_none() {
+            tracing::warn!("sockets named for TLS were passed, but TLS is not configured (tls.bind); they stay unused");
+        }
+    }
+    config.inherited = inherited;
     let reloads = source.is_some();
     config.config_source = source;
     let server = Server::start(config, Router::new())
         .await
         .map_err(|err| RunError::Start(err.to_string()))?;
+    systemd::notify(Notify::Ready);
     if reloads {
         reload_on_sighup(&server);
     }
     tokio::select! {
         () = shutdown => {
             tracing::info!("shutting down");
+            systemd::notify(Notify::Stopping);
             server.stop().await;
             Ok(())
         }
@@ -90,8 +112,11 @@ fn reload_on_sighup(server: &Server) {
                 actix_rt::spawn(async move {
                     while hangups.recv().await.is_some() {
                         tracing::info!("SIGHUP: reloading the configuration");
-                        // Errors are logged by the reloader; the old configuration stays.
+                        systemd::notify(Notify::Reloading);
+                        // Errors are logged by the reloader; the old configuration stays, and
+                        // the server is ready again either way.
                         let _ = reloader.reload();
+                        systemd::notify(Notify::Ready);
                     }
                 });
             }

@@ -69,15 +69,24 @@ impl Server {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        let sockets =
-            bind::bind_all(&config.bind, workers, config.backlog).map_err(StartError::new)?;
+        // Sockets passed by a service manager (socket activation) replace binding.
+        let sockets = if config.inherited.plain.is_empty() {
+            bind::bind_all(&config.bind, workers, config.backlog)
+        } else {
+            bind::adopt_all(&config.inherited.plain, workers)
+        }
+        .map_err(StartError::new)?;
         let addrs = sockets.addrs.clone();
         let tls = match &config.tls {
             None => None,
             Some(tls_config) => {
                 let tls = Tls::new(tls_config.clone()).map_err(StartError::new)?;
-                let tls_sockets = bind::bind_all(&tls_config.bind, workers, config.backlog)
-                    .map_err(StartError::new)?;
+                let tls_sockets = if config.inherited.tls.is_empty() {
+                    bind::bind_all(&tls_config.bind, workers, config.backlog)
+                } else {
+                    bind::adopt_all(&config.inherited.tls, workers)
+                }
+                .map_err(StartError::new)?;
                 Some((tls_sockets, tls))
             }
         };

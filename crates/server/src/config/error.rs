@@ -12,6 +12,9 @@ pub enum Origin {
     Env(String),
     /// A command-line flag, e.g. `--bind`.
     Flag(&'static str),
+    /// A file compiled into the binary (`default.toml` or a profile's file), used when neither
+    /// `--config-dir` nor `WEB_SERVER_CONFIG_DIR` names a directory.
+    BuiltIn(&'static str),
 }
 
 impl fmt::Display for Origin {
@@ -20,6 +23,7 @@ impl fmt::Display for Origin {
             Origin::File(path) => write!(f, "config file {}", path.display()),
             Origin::Env(name) => write!(f, "environment variable {name}"),
             Origin::Flag(name) => write!(f, "flag {name}"),
+            Origin::BuiltIn(name) => write!(f, "built-in {name}"),
         }
     }
 }
@@ -27,7 +31,7 @@ impl fmt::Display for Origin {
 /// What went wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// A file could not be read (or the environment could not be).
+    /// A file or directory could not be read (or the environment could not be).
     Read,
     /// A file is not valid TOML.
     Syntax,

@@ -10,10 +10,12 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
+use super::built_in::{profile_toml, DEFAULT_TOML};
 use super::error::{ConfigError, ErrorKind, Origin};
 use super::schema::{self, KeySpec, Val, REDACTED, SCHEMA};
-use super::{Cli, Profile, Settings, BUILT_IN_CONFIG_DIR, CONFIG_DIR_ENV, ENV_PREFIX, PROFILE_ENV};
+use super::{Cli, Profile, Settings, CONFIG_DIR_ENV, ENV_PREFIX, PROFILE_ENV};
 
 /// One value of one layer, type-checked, with relative paths resolved.
 #[derive(Debug)]
@@ -25,6 +27,18 @@ struct Entry {
 
 /// Which layer set each key last.
 type Provenance = HashMap<&'static str, Origin>;
+
+/// Which layer (file, built-in file, environment variable or flag) set each key of a loaded
+/// configuration, as [`Settings::load_with_origins`] returns it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins(Provenance);
+
+impl Origins {
+    /// The layer that set `key` (`section.key`), if it is a known key.
+    pub fn get(&self, key: &str) -> Option<&Origin> {
+        self.0.get(key)
+    }
+}
 
 impl Settings {
     /// Loads the effective configuration for this command line, reading the process
@@ -67,29 +81,99 @@ impl Settings {
         K: Into<String>,
         V: Into<String>,
     {
+        Self::load_with_origins_from(cli, env, cwd).map(|(settings, _)| settings)
+    }
+
+    /// [`Settings::load`], also returning which layer set each key (what `--print-config`
+    /// shows beside each value).
+    pub fn load_with_origins(cli: &Cli) -> Result<(Settings, Origins), ConfigError> {
+        let cwd = std::env::current_dir().map_err(|e| {
+            ConfigError::new(
+                ErrorKind::Read,
+                None,
+                None,
+                format!("the current directory: {e}"),
+            )
+        })?;
+        Self::load_with_origins_from(cli, process_env()?, &cwd)
+    }
+
+    /// [`Settings::load_from`], also returning which layer set each key.
+    pub fn load_with_origins_from<I, K, V>(
+        cli: &Cli,
+        env: I,
+        cwd: &Path,
+    ) -> Result<(Settings, Origins), ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
         let env: Vec<(String, String)> =
             env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
         let profile = resolve_profile(cli, &env)?;
-        let (config_dir, dir_origin) = resolve_config_dir(cli, &env, cwd);
-        // Relative paths in the directory's files resolve against the project root: the
-        // directory that holds `config/`.
-        let root = config_dir.parent().unwrap_or(&config_dir).to_path_buf();
-        let mut layers = vec![
-            file_layer(&config_dir.join("default.toml"), &root, dir_origin.as_ref())?,
-            file_layer(
-                &config_dir.join(profile.file_name()),
-                &root,
-                dir_origin.as_ref(),
-            )?,
-        ];
+        let (default_origin, mut layers) = match resolve_config_dir(cli, &env, cwd)? {
+            Some((config_dir, dir_origin)) => {
+                // Relative paths in the directory's files resolve against the project root:
+                // the directory that holds `config/`.
+                let root = config_dir.parent().unwrap_or(&config_dir).to_path_buf();
+                let default = config_dir.join("default.toml");
+                let layers = vec![
+                    file_layer(&default, &root, &dir_origin)?,
+                    file_layer(&config_dir.join(profile.file_name()), &root, &dir_origin)?,
+                ];
+                (Origin::File(default), layers)
+            }
+            None => {
+                // The compiled-in files: relative paths in them (the sample site of the dev and
+                // test profiles) resolve against the current directory, so `cargo run` in a
+                // clone serves the sample site and an installed binary needs `--docroot`.
+                let default = Origin::BuiltIn("default.toml");
+                let layers = vec![
+                    toml_layer(DEFAULT_TOML, &default, cwd)?,
+                    toml_layer(
+                        profile_toml(profile),
+                        &Origin::BuiltIn(profile_file_name(profile)),
+                        cwd,
+                    )?,
+                ];
+                (default, layers)
+            }
+        };
         if let Some(file) = &cli.config {
             let path = cwd.join(file);
             let base = path.parent().unwrap_or(cwd).to_path_buf();
-            layers.push(file_layer(&path, &base, None)?);
+            layers.push(file_layer(&path, &base, &Origin::Flag("--config"))?);
         }
         layers.push(env_layer(&env, cwd)?);
         layers.push(flag_layer(cli, cwd)?);
-        merge(profile, &config_dir, layers)
+        let (mut settings, provenance) = merge(profile, &default_origin, layers)?;
+        validate(&mut settings, &provenance)?;
+        Ok((settings, Origins(provenance)))
+    }
+
+    /// The settings as TOML, loadable again with `--config`, with `admin.token` replaced by
+    /// `"<redacted>"` when set and each key followed by a comment naming the layer that set it
+    /// (`# built-in default.toml`, `# environment variable WEB_SERVER__SERVER__BIND`, ...).
+    pub fn to_redacted_toml_with_origins(
+        &self,
+        origins: &Origins,
+    ) -> Result<String, toml::ser::Error> {
+        let plain = self.to_redacted_toml()?;
+        let mut section = String::new();
+        let mut annotated = String::with_capacity(plain.len() * 2);
+        for line in plain.lines() {
+            annotated.push_str(line);
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name.to_owned();
+            } else if let Some((name, _)) = line.split_once(" = ") {
+                if let Some(origin) = origins.get(&format!("{section}.{}", name.trim())) {
+                    annotated.push_str(&format!("  # {origin}"));
+                }
+            }
+            annotated.push('\n');
+        }
+        Ok(annotated)
     }
 
     /// The settings as TOML, loadable again with `--config`, with `admin.token` replaced by
@@ -168,73 +252,99 @@ fn resolve_profile(cli: &Cli, env: &[(String, String)]) -> Result<Profile, Confi
     }
 }
 
-/// The configuration directory and, when it was chosen explicitly, where from.
+/// The configuration directory and where it was chosen, or `None` for the compiled-in files.
+/// A directory that was named but is not one is an error naming it and where it was named.
 fn resolve_config_dir(
     cli: &Cli,
     env: &[(String, String)],
     cwd: &Path,
-) -> (PathBuf, Option<Origin>) {
-    if let Some(dir) = &cli.config_dir {
-        return (cwd.join(dir), Some(Origin::Flag("--config-dir")));
-    }
-    if let Some(dir) = env_value(env, CONFIG_DIR_ENV).filter(|d| !d.is_empty()) {
-        return (cwd.join(dir), Some(Origin::Env(CONFIG_DIR_ENV.to_owned())));
-    }
-    let local = cwd.join("config");
-    if local.join("default.toml").is_file() {
-        (local, None)
+) -> Result<Option<(PathBuf, Origin)>, ConfigError> {
+    let chosen = if let Some(dir) = &cli.config_dir {
+        (cwd.join(dir), Origin::Flag("--config-dir"))
+    } else if let Some(dir) = env_value(env, CONFIG_DIR_ENV).filter(|d| !d.is_empty()) {
+        (cwd.join(dir), Origin::Env(CONFIG_DIR_ENV.to_owned()))
     } else {
-        (PathBuf::from(BUILT_IN_CONFIG_DIR), None)
+        return Ok(None);
+    };
+    let (dir, origin) = chosen;
+    match fs::metadata(&dir) {
+        Ok(meta) if meta.is_dir() => Ok(Some((dir, origin))),
+        Ok(_) => Err(ConfigError::new(
+            ErrorKind::InvalidValue,
+            None,
+            Some(origin),
+            format!(
+                "configuration directory {} is not a directory",
+                dir.display()
+            ),
+        )),
+        Err(e) => Err(ConfigError::new(
+            ErrorKind::InvalidValue,
+            None,
+            Some(origin),
+            missing(&dir, "configuration directory", &e),
+        )),
     }
 }
 
-fn file_layer(
-    path: &Path,
-    base: &Path,
-    dir_origin: Option<&Origin>,
-) -> Result<Vec<Entry>, ConfigError> {
+/// The file name of a profile's compiled-in file, as [`Origin::BuiltIn`] names it.
+fn profile_file_name(profile: Profile) -> &'static str {
+    match profile {
+        Profile::Dev => "dev.toml",
+        Profile::Prod => "prod.toml",
+        Profile::Test => "test.toml",
+    }
+}
+
+/// A file of a configuration directory (or the `--config` file): read, then checked as
+/// [`toml_layer`] does. `chosen_by` names where the file or its directory was named, for the
+/// error when it cannot be read.
+fn file_layer(path: &Path, base: &Path, chosen_by: &Origin) -> Result<Vec<Entry>, ConfigError> {
     let origin = Origin::File(path.to_path_buf());
     let text = fs::read_to_string(path).map_err(|e| {
-        let chosen_by = dir_origin
-            .map(|o| format!(" (configuration directory from {o})"))
-            .unwrap_or_default();
         ConfigError::new(
             ErrorKind::Read,
             None,
             Some(origin.clone()),
-            format!("{e}{chosen_by}"),
+            format!("{e} (named by {chosen_by})"),
         )
     })?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+    toml_layer(&text, &origin, base)
+}
+
+/// One TOML layer, every key checked against the schema; relative paths resolve against
+/// `base`.
+fn toml_layer(text: &str, origin: &Origin, base: &Path) -> Result<Vec<Entry>, ConfigError> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| {
         ConfigError::new(
             ErrorKind::Syntax,
             None,
             Some(origin.clone()),
-            syntax_detail(&text, &e),
+            syntax_detail(text, &e),
         )
     })?;
     let mut entries = Vec::new();
     for (section, value) in &table {
         if !schema::is_section(section) {
-            return Err(unknown_in_file(section, &origin));
+            return Err(unknown_in_file(section, origin));
         }
         let toml::Value::Table(keys) = value else {
             return Err(ConfigError::invalid(
                 section,
-                origin,
+                origin.clone(),
                 format!("expected a table ([{section}] with its keys below it)"),
             ));
         };
         for (name, value) in keys {
             let key = format!("{section}.{name}");
             let Some(spec) = schema::lookup(&key) else {
-                return Err(unknown_in_file(&key, &origin));
+                return Err(unknown_in_file(&key, origin));
             };
             let val = spec
                 .kind
                 .parse_toml(value)
                 .map_err(|detail| ConfigError::invalid(spec.key, origin.clone(), detail))?;
-            let val = resolve_path(val, base, spec, &origin)?;
+            let val = resolve_path(val, base, spec, origin)?;
             entries.push(Entry {
                 spec,
                 val,
@@ -243,6 +353,29 @@ fn file_layer(
         }
     }
     Ok(entries)
+}
+
+/// The compiled-in `default.toml` alone, loaded by the same loader as every configuration
+/// (checked against the schema, every key required) but without the checks that look at the
+/// machine: its `server.docroot` stays relative and need not exist. Parsed once. Every in-code
+/// default ([`ServerConfig::default`](super::ServerConfig), `ConnectionOptions::default`,
+/// `CacheOptions::default`) derives from it, so they cannot drift from the file.
+///
+/// # Panics
+///
+/// On first use, if the compiled-in `default.toml` does not load: a defect of the build that
+/// the unit tests catch, not something a user can cause.
+pub fn built_in_defaults() -> &'static Settings {
+    static DEFAULTS: LazyLock<Settings> = LazyLock::new(|| {
+        let origin = Origin::BuiltIn("default.toml");
+        toml_layer(DEFAULT_TOML, &origin, Path::new(""))
+            .and_then(|layer| merge(Profile::default(), &origin, vec![layer]))
+            .map(|(settings, _)| settings)
+            .unwrap_or_else(|err| {
+                panic!("the compiled-in default.toml must load on its own: {err}")
+            })
+    });
+    &DEFAULTS
 }
 
 /// "line 3, column 9: <message>", on one line.
@@ -350,6 +483,28 @@ fn flag_layer(cli: &Cli, cwd: &Path) -> Result<Vec<Entry>, ConfigError> {
     if let Some(addr) = cli.admin_bind {
         flags.push(("admin.bind", "--admin-bind", Val::Addr(Some(addr))));
     }
+    if let Some(file) = &cli.admin_token_file {
+        let token = read_token_file(&cwd.join(file))?;
+        flags.push(("admin.token", "--admin-token-file", Val::Text(token)));
+    }
+    if !cli.tls_bind.is_empty() {
+        flags.push(("tls.bind", "--tls-bind", Val::Addrs(cli.tls_bind.clone())));
+    }
+    for (key, flag, file) in [
+        ("tls.cert", "--tls-cert", &cli.tls_cert),
+        ("tls.key", "--tls-key", &cli.tls_key),
+    ] {
+        if let Some(file) = file {
+            let path = (!file.as_os_str().is_empty()).then(|| file.clone());
+            flags.push((key, flag, Val::Path(path)));
+        }
+    }
+    if let Some(level) = &cli.log_level {
+        flags.push(("log.level", "--log-level", Val::Text(level.clone())));
+    }
+    if let Some(format) = &cli.log_format {
+        flags.push(("log.format", "--log-format", Val::Text(format.clone())));
+    }
     let mut entries = Vec::new();
     for (key, flag, val) in flags {
         let spec = schema::lookup(key).expect("flags set known keys");
@@ -361,6 +516,29 @@ fn flag_layer(cli: &Cli, cwd: &Path) -> Result<Vec<Entry>, ConfigError> {
         entries.push(Entry { spec, val, origin });
     }
     Ok(entries)
+}
+
+/// The admin token in `path`: its contents without the trailing line break an editor or
+/// `echo` adds. An unreadable or empty file is an error naming it.
+fn read_token_file(path: &Path) -> Result<String, ConfigError> {
+    let origin = Origin::Flag("--admin-token-file");
+    let text = fs::read_to_string(path).map_err(|e| {
+        ConfigError::invalid(
+            "admin.token",
+            origin.clone(),
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let token = text.strip_suffix('\n').unwrap_or(&text);
+    let token = token.strip_suffix('\r').unwrap_or(token);
+    if token.is_empty() {
+        return Err(ConfigError::invalid(
+            "admin.token",
+            origin,
+            format!("{} is empty", path.display()),
+        ));
+    }
+    Ok(token.to_owned())
 }
 
 /// Makes a relative path absolute against `base`; paths must be UTF-8 (they are shown and
@@ -427,11 +605,13 @@ fn config_value(val: &Val, origin: &Origin) -> ::config::Value {
     }
 }
 
+/// Merges the layers in order into settings, with the layer that set each key; checks only
+/// what the schema and the types say (see [`validate`] for the rest).
 fn merge(
     profile: Profile,
-    config_dir: &Path,
+    default_origin: &Origin,
     layers: Vec<Vec<Entry>>,
-) -> Result<Settings, ConfigError> {
+) -> Result<(Settings, Provenance), ConfigError> {
     let mut provenance = Provenance::new();
     let mut builder = ::config::Config::builder();
     for layer in layers {
@@ -449,11 +629,8 @@ fn merge(
         return Err(ConfigError::new(
             ErrorKind::MissingValue,
             Some(spec.key),
-            Some(Origin::File(config_dir.join("default.toml"))),
-            format!(
-                "no layer sets it; {} must list every key",
-                config_dir.join("default.toml").display()
-            ),
+            Some(default_origin.clone()),
+            format!("no layer sets it; {default_origin} must list every key"),
         ));
     }
     let explain = |err: ::config::ConfigError| {
@@ -477,8 +654,7 @@ fn merge(
         .and_then(|merged| merged.try_deserialize())
         .map_err(explain)?;
     settings.profile = profile;
-    validate(&mut settings, &provenance)?;
-    Ok(settings)
+    Ok((settings, provenance))
 }
 
 /// The layer that set `key`; [`merge`] has checked that every key is set by some layer.
@@ -580,7 +756,18 @@ fn validate(settings: &mut Settings, provenance: &Provenance) -> Result<(), Conf
 const MIN_PROD_TOKEN_LEN: usize = 16;
 
 fn existing_dir(path: &Path, key: &str, provenance: &Provenance) -> Result<PathBuf, ConfigError> {
-    let invalid = |detail: String| ConfigError::invalid(key, origin_of(provenance, key), detail);
+    let origin = origin_of(provenance, key);
+    // A compiled-in default names the source tree's sample site, which only a clone has: say
+    // how to name the site instead.
+    let hint = match &origin {
+        Origin::BuiltIn(_) => format!(
+            " (a default; name the site's directory with --docroot DIR or {})",
+            schema::env_var_for(key)
+        ),
+        _ => String::new(),
+    };
+    let invalid =
+        |detail: String| ConfigError::invalid(key, origin.clone(), format!("{detail}{hint}"));
     match fs::metadata(path) {
         Ok(meta) if meta.is_dir() => {}
         Ok(_) => return Err(invalid(format!("{} is not a directory", path.display()))),
@@ -709,15 +896,11 @@ mod tests {
 
     const NO_ENV: [(&str, &str); 0] = [];
 
-    fn built_in() -> &'static str {
-        BUILT_IN_CONFIG_DIR
-    }
-
-    /// A copy of the real configuration directory under `root/config`.
+    /// The compiled-in configuration files written to `root/config`.
     fn copy_config(root: &TempDir) -> PathBuf {
         let dir = root.mkdir("config");
-        for name in ["default.toml", "dev.toml", "prod.toml", "test.toml"] {
-            fs::copy(Path::new(built_in()).join(name), dir.join(name)).unwrap();
+        for (name, text) in crate::config::BUILT_IN_FILES {
+            fs::write(dir.join(name), text).unwrap();
         }
         dir
     }
@@ -790,9 +973,16 @@ mod tests {
     }
 
     #[test]
+    fn the_compiled_in_defaults_load() {
+        let defaults = built_in_defaults();
+        assert_eq!(defaults.profile, Profile::Dev);
+        // Unresolved: relative to wherever a configuration is loaded from.
+        assert!(defaults.server.docroot.is_relative());
+    }
+
+    #[test]
     fn default_toml_sets_every_key_and_nothing_else() {
-        let text = fs::read_to_string(Path::new(built_in()).join("default.toml")).unwrap();
-        let table: toml::Table = toml::from_str(&text).unwrap();
+        let table: toml::Table = toml::from_str(DEFAULT_TOML).unwrap();
         assert_eq!(dotted_keys(&table), schema_keys());
     }
 
@@ -861,7 +1051,7 @@ mod tests {
     }
 
     #[test]
-    fn the_config_directory_is_chosen_by_flag_env_cwd_then_the_source_tree() {
+    fn the_config_directory_is_chosen_by_flag_then_env_else_the_files_are_built_in() {
         let tmp = TempDir::new("dirs");
         let site = tmp.mkdir("site");
         let local = copy_config(&tmp);
@@ -878,19 +1068,30 @@ mod tests {
             "[server]\nworkers = 9\ndocroot = \"site\"\n",
         )
         .unwrap();
-        let args = ["--profile", "test"];
+        let args = ["--profile", "test", "--docroot", site.to_str().unwrap()];
 
-        // ./config/default.toml exists: it is used, and relative paths resolve against ./
-        let found = Settings::load_from(&cli(&args), NO_ENV, tmp.path()).unwrap();
-        assert_eq!(found.server.workers, 7);
-        assert_eq!(found.server.docroot, site);
-
-        let env = [(CONFIG_DIR_ENV, other_dir.to_str().unwrap())];
-        let found = Settings::load_from(&cli(&args), env, tmp.path()).unwrap();
+        // ./config/default.toml exists but is not looked at: without a directory named, the
+        // compiled-in files are used, wherever the binary runs.
+        let (found, origins) =
+            Settings::load_with_origins_from(&cli(&args), NO_ENV, tmp.path()).unwrap();
+        assert_eq!(found.server.workers, 0);
         assert_eq!(
-            found.server.workers, 9,
-            "WEB_SERVER_CONFIG_DIR beats ./config"
+            origins.get("server.workers"),
+            Some(&Origin::BuiltIn("default.toml"))
         );
+        assert_eq!(
+            origins.get("log.level"),
+            Some(&Origin::BuiltIn("test.toml"))
+        );
+        assert_eq!(
+            origins.get("server.docroot"),
+            Some(&Origin::Flag("--docroot"))
+        );
+
+        // Relative paths in a directory's files resolve against the directory's parent.
+        let env = [(CONFIG_DIR_ENV, other_dir.to_str().unwrap())];
+        let found = Settings::load_from(&cli(&["--profile", "test"]), env, tmp.path()).unwrap();
+        assert_eq!(found.server.workers, 9, "WEB_SERVER_CONFIG_DIR");
         assert_eq!(found.server.docroot, other.path().join("site"));
 
         let flag = ["--profile", "test", "--config-dir", local.to_str().unwrap()];
@@ -899,20 +1100,43 @@ mod tests {
             found.server.workers, 7,
             "--config-dir beats WEB_SERVER_CONFIG_DIR"
         );
-
-        // No ./config/default.toml: the source tree's directory.
-        let empty = TempDir::new("dirs-empty");
-        empty.mkdir("config");
-        let args = ["--profile", "test", "--docroot", site.to_str().unwrap()];
-        let found = Settings::load_from(&cli(&args), NO_ENV, empty.path()).unwrap();
-        assert_eq!(found.server.workers, 0);
+        assert_eq!(found.server.docroot, site);
 
         let missing = ["--profile", "test", "--config-dir", "nowhere"];
-        let err = Settings::load_from(&cli(&missing), NO_ENV, empty.path()).unwrap_err();
+        let err = Settings::load_from(&cli(&missing), NO_ENV, tmp.path()).unwrap_err();
+        assert_eq!(err.origin(), Some(&Origin::Flag("--config-dir")));
+        let message = err.to_string();
+        assert!(message.contains("nowhere does not exist"), "{message}");
+        assert!(message.contains("flag --config-dir"), "{message}");
+        let env = [(CONFIG_DIR_ENV, "nowhere")];
+        let err = Settings::load_from(&cli(&["--profile", "test"]), env, tmp.path()).unwrap_err();
+        assert!(err.to_string().contains(CONFIG_DIR_ENV), "{err}");
+
+        // A directory without the profile's file names the file and who named the directory.
+        fs::remove_file(local.join("test.toml")).unwrap();
+        let err = Settings::load_from(&cli(&flag), NO_ENV, tmp.path()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Read);
         let message = err.to_string();
-        assert!(message.contains("nowhere/default.toml"), "{message}");
+        assert!(message.contains("config/test.toml"), "{message}");
         assert!(message.contains("flag --config-dir"), "{message}");
+    }
+
+    #[test]
+    fn built_in_relative_paths_resolve_against_the_current_directory() {
+        let tmp = TempDir::new("built-in-paths");
+        let sample = tmp.mkdir("crates/server/site");
+        let found = Settings::load_from(&cli(&["--profile", "test"]), NO_ENV, tmp.path()).unwrap();
+        assert_eq!(found.server.docroot, sample);
+
+        // Without the sample site, the error says how to name a site.
+        let empty = TempDir::new("built-in-empty");
+        let err =
+            Settings::load_from(&cli(&["--profile", "test"]), NO_ENV, empty.path()).unwrap_err();
+        assert_eq!(err.key(), Some("server.docroot"));
+        assert_eq!(err.origin(), Some(&Origin::BuiltIn("test.toml")));
+        let message = err.to_string();
+        assert!(message.contains("built-in test.toml"), "{message}");
+        assert!(message.contains("--docroot"), "{message}");
     }
 
     #[test]
@@ -925,7 +1149,9 @@ mod tests {
             "[server]\ndocroot = \"root-site\"\n",
         )
         .unwrap();
-        let found = Settings::load_from(&cli(&["--profile", "test"]), NO_ENV, tmp.path()).unwrap();
+        let dir = ["--config-dir", "config"];
+        let args = [&["--profile", "test"][..], &dir].concat();
+        let found = Settings::load_from(&cli(&args), NO_ENV, tmp.path()).unwrap();
         assert_eq!(
             found.server.docroot, from_root,
             "profile file: project root"
@@ -933,7 +1159,7 @@ mod tests {
 
         let extra = tmp.write("etc/extra.toml", "[server]\ndocroot = \"public\"\n");
         let public = tmp.mkdir("etc/public");
-        let args = ["--profile", "test", "--config", "etc/extra.toml"];
+        let args = [&args[..], &["--config", "etc/extra.toml"]].concat();
         let found = Settings::load_from(&cli(&args), NO_ENV, tmp.path()).unwrap();
         assert_eq!(
             found.server.docroot, public,
@@ -959,6 +1185,95 @@ mod tests {
         flag_args.extend(["--docroot", "."]);
         let found = Settings::load_from(&cli(&flag_args), env, &cwd).unwrap();
         assert_eq!(found.server.docroot, cwd, "flag: current directory");
+    }
+
+    #[test]
+    fn flags_set_tls_log_and_the_admin_token_from_a_file() {
+        let tmp = TempDir::new("flags");
+        let site = tmp.mkdir("site");
+        let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        tmp.write("cert.pem", &generated.cert.pem());
+        tmp.write("key.pem", &generated.signing_key.serialize_pem());
+        tmp.write("token", "sekrit-0123456789abcdef\n");
+        let args = [
+            "--profile",
+            "test",
+            "--docroot",
+            site.to_str().unwrap(),
+            "--tls-bind",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "key.pem",
+            "--log-level",
+            "web_server=debug,warn",
+            "--log-format",
+            "json",
+            "--admin-token-file",
+            "token",
+        ];
+        let (found, origins) =
+            Settings::load_with_origins_from(&cli(&args), NO_ENV, tmp.path()).unwrap();
+        assert!(found.tls.enabled());
+        assert_eq!(found.tls.cert, Some(tmp.path().join("cert.pem")));
+        assert_eq!(found.tls.key, Some(tmp.path().join("key.pem")));
+        assert_eq!(found.log.level, "web_server=debug,warn");
+        assert_eq!(found.log.format, LogFormat::Json);
+        assert_eq!(
+            found.admin.token.as_deref(),
+            Some("sekrit-0123456789abcdef")
+        );
+        for (key, flag) in [
+            ("tls.bind", "--tls-bind"),
+            ("tls.cert", "--tls-cert"),
+            ("tls.key", "--tls-key"),
+            ("log.level", "--log-level"),
+            ("log.format", "--log-format"),
+            ("admin.token", "--admin-token-file"),
+        ] {
+            assert_eq!(origins.get(key), Some(&Origin::Flag(flag)), "{key}");
+        }
+        let printed = found.to_redacted_toml_with_origins(&origins).unwrap();
+        assert!(
+            printed.contains("token = \"<redacted>\"  # flag --admin-token-file"),
+            "{printed}"
+        );
+        assert!(printed.contains("# built-in default.toml"), "{printed}");
+        assert!(!printed.contains("sekrit"), "{printed}");
+
+        let unreadable = [
+            "--profile",
+            "test",
+            "--docroot",
+            site.to_str().unwrap(),
+            "--admin-token-file",
+            "no-such-token",
+        ];
+        let err = Settings::load_from(&cli(&unreadable), NO_ENV, tmp.path()).unwrap_err();
+        assert_eq!(err.key(), Some("admin.token"));
+        assert!(err.to_string().contains("no-such-token"), "{err}");
+        assert!(err.to_string().contains("--admin-token-file"), "{err}");
+        tmp.write("empty", "\n");
+        let mut empty = unreadable;
+        empty[5] = "empty";
+        let err = Settings::load_from(&cli(&empty), NO_ENV, tmp.path()).unwrap_err();
+        assert!(err.to_string().contains("is empty"), "{err}");
+
+        let bad_level = [
+            "--profile",
+            "test",
+            "--docroot",
+            site.to_str().unwrap(),
+            "--log-level",
+            "inof",
+        ];
+        let err = Settings::load_from(&cli(&bad_level), NO_ENV, tmp.path()).unwrap_err();
+        assert_eq!(err.origin(), Some(&Origin::Flag("--log-level")));
+        assert!(
+            Cli::try_parse_from(["web_server", "--log-format", "xml"]).is_err(),
+            "clap offers and checks the schema's formats"
+        );
     }
 
     #[test]
@@ -1006,10 +1321,18 @@ mod tests {
         let text = fs::read_to_string(config.join("default.toml")).unwrap();
         let text = text.replace("backlog = 1024\n", "");
         fs::write(config.join("default.toml"), text).unwrap();
-        let args = ["--profile", "test", "--docroot", site.to_str().unwrap()];
+        let args = [
+            "--profile",
+            "test",
+            "--config-dir",
+            "config",
+            "--docroot",
+            site.to_str().unwrap(),
+        ];
         let err = Settings::load_from(&cli(&args), NO_ENV, tmp.path()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::MissingValue);
         assert_eq!(err.key(), Some("server.backlog"));
+        assert!(err.to_string().contains("config/default.toml"), "{err}");
     }
 
     #[test]

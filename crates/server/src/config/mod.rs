@@ -3,16 +3,18 @@
 //!
 //! Layers, later wins:
 //!
-//! 1. `<config-dir>/default.toml`: every key with its default;
-//! 2. `<config-dir>/{dev,prod,test}.toml`: the profile, from `--profile` or `WEB_SERVER_PROFILE`
-//!    (default `dev`);
+//! 1. `default.toml`: every key with its default;
+//! 2. `{dev,prod,test}.toml`: the profile, from `--profile` or `WEB_SERVER_PROFILE` (default
+//!    `dev`);
 //! 3. `--config FILE`;
 //! 4. environment variables `WEB_SERVER__SECTION__KEY` (lists comma-separated);
-//! 5. flags (`--bind`, `--docroot`, `--workers`, `--admin-bind`).
+//! 5. flags (`--bind`, `--docroot`, `--tls-cert`, `--log-level`, ... : [`Cli`]).
 //!
-//! The configuration directory is `--config-dir`, else `WEB_SERVER_CONFIG_DIR`, else `./config`
-//! when `./config/default.toml` exists, else [`BUILT_IN_CONFIG_DIR`] (the source tree's
-//! `config/`, so `cargo run` and tests work from any directory).
+//! The first two are compiled into the binary ([`BUILT_IN_FILES`]), so it needs no file to
+//! start; `--config-dir DIR` or `WEB_SERVER_CONFIG_DIR` replaces them with the files of a
+//! directory. The in-code defaults ([`ServerConfig::default`], `ConnectionOptions::default`,
+//! `CacheOptions::default`) come from the same compiled-in `default.toml`
+//! ([`built_in_defaults`]).
 //!
 //! Every layer is checked on its own, so an error names the key and the file, variable or flag
 //! it came from; the binary prints it and exits with code 2 before binding anything.
@@ -31,6 +33,7 @@
 //!
 //! Every key, its default per profile and why: docs/configuration.md.
 
+mod built_in;
 mod cli;
 mod error;
 mod load;
@@ -38,8 +41,10 @@ mod schema;
 mod server_config;
 mod settings;
 
-pub use cli::Cli;
-pub use server_config::{AdminConfig, ConfigSource, ServerConfig};
+pub use built_in::{BUILT_IN_FILES, DEFAULT_TOML};
+pub use cli::{Cli, Command};
+pub use load::{built_in_defaults, Origins};
+pub use server_config::{AdminConfig, ConfigSource, InheritedListeners, ServerConfig};
 
 pub use crate::cache::CacheOptions;
 pub use crate::pipeline::ConnectionOptions;
@@ -59,10 +64,6 @@ pub const PROFILE_ENV: &str = "WEB_SERVER_PROFILE";
 
 /// Environment variable naming the configuration directory when `--config-dir` is not given.
 pub const CONFIG_DIR_ENV: &str = "WEB_SERVER_CONFIG_DIR";
-
-/// The `config/` directory of the source tree this binary was built from: the last resort when
-/// neither `--config-dir`, `WEB_SERVER_CONFIG_DIR` nor `./config/default.toml` exists.
-pub const BUILT_IN_CONFIG_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
 
 /// The names of every configuration key (`section.key`), in documentation order.
 pub fn keys() -> impl Iterator<Item = &'static str> {

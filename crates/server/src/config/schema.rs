@@ -92,6 +92,9 @@ const fn count(min: u64, max: u64) -> Kind {
     Kind::Int { min, max, unit: "" }
 }
 
+/// The names `log.format` accepts (also offered by `--log-format` and its completions).
+pub(crate) const LOG_FORMATS: &[&str] = &["pretty", "compact", "json"];
+
 /// Every key, in the order of `config/default.toml` and docs/configuration.md.
 pub(crate) const SCHEMA: &[KeySpec] = &[
     KeySpec {
@@ -224,7 +227,7 @@ pub(crate) const SCHEMA: &[KeySpec] = &[
     },
     KeySpec {
         key: "log.format",
-        kind: Kind::Choice(&["pretty", "compact", "json"]),
+        kind: Kind::Choice(LOG_FORMATS),
     },
     KeySpec {
         key: "log.level",

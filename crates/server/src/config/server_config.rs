@@ -3,7 +3,7 @@
 //! re-reads it from ([`ConfigSource`]).
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +50,25 @@ impl fmt::Debug for ConfigSource {
     }
 }
 
+/// Listening sockets a service manager passed in (socket activation, see [`crate::systemd`]):
+/// used instead of binding `server.bind` (`plain`) or `tls.bind` (`tls`) when not empty. Shared
+/// (`Arc`) because a configuration is cloned (the reloader keeps one); each worker accepts on
+/// its own duplicate of every socket.
+#[derive(Debug, Clone, Default)]
+pub struct InheritedListeners {
+    /// Sockets for the plain-HTTP listener.
+    pub plain: Vec<Arc<TcpListener>>,
+    /// Sockets for the HTTPS listener (passed with the name `https` or `tls`).
+    pub tls: Vec<Arc<TcpListener>>,
+}
+
+impl InheritedListeners {
+    /// Whether no socket was passed.
+    pub fn is_empty(&self) -> bool {
+        self.plain.is_empty() && self.tls.is_empty()
+    }
+}
+
 /// What a server needs to start; built from the configuration (or in code when embedding).
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -86,45 +105,80 @@ pub struct ServerConfig {
     /// `web_server_sup` before its built-in children (see [`crate::WebServerBuilder::child`]);
     /// none from a configuration file.
     pub children: Vec<web_server_supervision::ChildSpec>,
+    /// Sockets passed by a service manager, used instead of binding `bind` (and `tls.bind`);
+    /// none unless the binary was socket-activated.
+    pub inherited: InheritedListeners,
 }
 
+/// The compiled-in `default.toml` ([`super::built_in_defaults`]) for everything it tunes
+/// (workers, backlog, connection limits and timeouts, cache, compression), so an embedder and an
+/// operator get the same server from "the defaults". What says where a server runs and what it
+/// serves is the embedding application's to choose, and starts empty: it listens on
+/// `127.0.0.1:0` (a free port, so several servers in one process or test suite never collide),
+/// serves no docroot, runs no admin endpoint and no TLS listener, and leaves logging to the
+/// application. tests/config.rs compares this key by key with `default.toml`.
 impl Default for ServerConfig {
     fn default() -> Self {
+        let defaults = super::built_in_defaults();
         ServerConfig {
             bind: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
-            workers: 0,
-            backlog: 1024,
-            max_connections: 10_000,
             docroot: None,
-            static_options: StaticOptions::default(),
-            connection: ConnectionOptions::default(),
-            shutdown_timeout: Duration::from_secs(10),
-            cache: CacheOptions {
-                max_bytes: 64 * 1024 * 1024,
-                max_entries: 10_000,
-                revalidate: Duration::from_secs(1),
-                max_negative_entries: 1_024,
-            },
             admin: None,
             config_text: String::new(),
             log: None,
-            config_source: None,
             tls: None,
-            children: Vec::new(),
+            ..ServerConfig::from_settings(defaults)
         }
+    }
+}
+
+impl Default for ConnectionOptions {
+    /// The compiled-in `default.toml`'s `[limits]` and `[timeouts]`.
+    fn default() -> Self {
+        connection_options(super::built_in_defaults())
+    }
+}
+
+impl Default for CacheOptions {
+    /// The compiled-in `default.toml`'s `[cache]`.
+    fn default() -> Self {
+        cache_options(super::built_in_defaults())
+    }
+}
+
+/// The connection limits and timeouts of a configuration.
+fn connection_options(settings: &Settings) -> ConnectionOptions {
+    let limits = Limits {
+        max_request_line: settings.limits.max_request_line,
+        max_header_bytes: settings.limits.max_header_bytes,
+        max_headers: settings.limits.max_headers,
+        max_body_bytes: settings.limits.max_body_bytes,
+        ..Limits::default()
+    };
+    ConnectionOptions {
+        limits,
+        header_timeout: settings.timeouts.header(),
+        body_timeout: settings.timeouts.body(),
+        keepalive_timeout: settings.timeouts.keepalive(),
+        send_timeout: settings.timeouts.send(),
+        max_keepalive_requests: settings.limits.max_keepalive_requests,
+        server_header: Some("web_server".to_owned()),
+    }
+}
+
+/// The cache bounds of a configuration.
+fn cache_options(settings: &Settings) -> CacheOptions {
+    CacheOptions {
+        max_bytes: settings.cache.max_bytes,
+        max_entries: settings.cache.max_entries,
+        revalidate: settings.cache.revalidate(),
+        max_negative_entries: settings.cache.max_negative_entries,
     }
 }
 
 impl ServerConfig {
     /// The server part of a loaded configuration.
     pub fn from_settings(settings: &Settings) -> ServerConfig {
-        let limits = Limits {
-            max_request_line: settings.limits.max_request_line,
-            max_header_bytes: settings.limits.max_header_bytes,
-            max_headers: settings.limits.max_headers,
-            max_body_bytes: settings.limits.max_body_bytes,
-            ..Limits::default()
-        };
         ServerConfig {
             bind: settings.server.bind.clone(),
             workers: settings.server.workers,
@@ -140,22 +194,9 @@ impl ServerConfig {
                 max_inline_bytes: settings.cache.max_file_bytes,
                 ..StaticOptions::default()
             },
-            connection: ConnectionOptions {
-                limits,
-                header_timeout: settings.timeouts.header(),
-                body_timeout: settings.timeouts.body(),
-                keepalive_timeout: settings.timeouts.keepalive(),
-                send_timeout: settings.timeouts.send(),
-                max_keepalive_requests: settings.limits.max_keepalive_requests,
-                server_header: Some("web_server".to_owned()),
-            },
+            connection: connection_options(settings),
             shutdown_timeout: settings.timeouts.shutdown(),
-            cache: CacheOptions {
-                max_bytes: settings.cache.max_bytes,
-                max_entries: settings.cache.max_entries,
-                revalidate: settings.cache.revalidate(),
-                max_negative_entries: settings.cache.max_negative_entries,
-            },
+            cache: cache_options(settings),
             admin: settings.admin.bind.map(|bind| AdminConfig {
                 bind,
                 token: settings.admin.token.clone(),
@@ -178,6 +219,7 @@ impl ServerConfig {
                 .to_redacted_toml()
                 .unwrap_or_else(|err| format!("# cannot render the configuration: {err}\n")),
             children: Vec::new(),
+            inherited: InheritedListeners::default(),
         }
     }
 }

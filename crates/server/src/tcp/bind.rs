@@ -7,6 +7,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -40,6 +41,28 @@ pub fn bind_all(addrs: &[SocketAddr], workers: usize, backlog: u32) -> io::Resul
     })
 }
 
+/// Sockets for `inherited` listening sockets (socket activation) instead of binding: each
+/// worker gets its own duplicate of each, all sharing the socket's one accept queue.
+pub fn adopt_all(inherited: &[Arc<TcpListener>], workers: usize) -> io::Result<BoundSockets> {
+    let mut addrs = Vec::with_capacity(inherited.len());
+    let mut per_worker: Vec<Vec<TcpListener>> = (0..workers).map(|_| Vec::new()).collect();
+    for listener in inherited {
+        let addr = listener.local_addr()?;
+        for sockets in per_worker.iter_mut() {
+            let copy = listener.try_clone().map_err(|err| {
+                io::Error::new(
+                    err.kind(),
+                    format!("cannot use the inherited socket {addr}: {err}"),
+                )
+            })?;
+            copy.set_nonblocking(true)?;
+            sockets.push(copy);
+        }
+        addrs.push(addr);
+    }
+    Ok(BoundSockets { addrs, per_worker })
+}
+
 fn bind_one(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if addr.is_ipv6() {
@@ -65,6 +88,17 @@ mod tests {
         assert_ne!(port, 0);
         for sockets in &bound.per_worker {
             assert_eq!(sockets[0].local_addr().unwrap().port(), port);
+        }
+    }
+
+    #[test]
+    fn inherited_sockets_are_shared_by_every_worker() {
+        let passed = Arc::new(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+        let addr = passed.local_addr().unwrap();
+        let adopted = adopt_all(&[passed], 2).unwrap();
+        assert_eq!(adopted.addrs, [addr]);
+        for sockets in &adopted.per_worker {
+            assert_eq!(sockets[0].local_addr().unwrap(), addr);
         }
     }
 
