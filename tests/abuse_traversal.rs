@@ -296,9 +296,8 @@ fn dot_dot_in_every_encoding_and_symlinks_out_never_leak_the_secret() {
         // What stays inside is still served, through the same resolution.
         for (target, body) in [
             ("/a.txt", &b"alpha"[..]),
-            ("/../a.txt", b"alpha"),
-            ("/%2e%2e/a.txt", b"alpha"),
             ("/sub/../a.txt", b"alpha"),
+            ("/sub/%2e%2e/a.txt", b"alpha"),
             ("/%61.txt", b"alpha"),
             ("/in_link", b"alpha"),
             ("/dir_out/site/a.txt", b"alpha"),

@@ -969,6 +969,7 @@ fn the_in_code_defaults_are_default_toml_key_by_key() {
             "admin.bind",
             "admin.token",
             "admin.allow_kill",
+            "admin.allowed_hosts",
             "tls.bind",
             "tls.cert",
             "tls.key",

@@ -242,7 +242,7 @@ fn tls_serves_https_with_a_generated_certificate_and_redirects_http() {
     assert_eq!(redirected.status, 301);
     assert_eq!(
         redirected.header("location"),
-        Some(format!("https://test:{}/hello?x=1", secure.port()).as_str())
+        Some(format!("https://localhost:{}/hello?x=1", secure.port()).as_str())
     );
 
     assert_eq!(app.terminate(), Some(0));

@@ -47,6 +47,14 @@ fn router() -> Router {
         .get("/panic", |_req, _params| panic!("handler exploded"))
         .unwrap();
     router
+        .post("/echo", |req, _params| {
+            Response::text(
+                StatusCode::OK,
+                String::from_utf8_lossy(req.body()).into_owned(),
+            )
+        })
+        .unwrap();
+    router
 }
 
 #[test]
@@ -151,17 +159,154 @@ fn rfc9110_10_1_1_expect_continue_gets_100_before_the_body() {
     let server = start(site());
     let mut conn = server.connect();
     conn.write_all(
-        b"POST /hello/x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
     )
     .unwrap();
     let interim = read_reply(&mut conn, true);
     assert_eq!(interim.status, 100);
     conn.write_all(b"hello").unwrap();
     let reply = read_reply(&mut conn, false);
+    assert_eq!((reply.status, reply.body.as_slice()), (200, &b"hello"[..]));
+}
+
+/// A config whose body timeout is far beyond any wait of a test: an answer that came quickly
+/// did not wait for the body.
+fn patient_site() -> (ServerConfig, TempDir) {
+    let (mut config, root) = site();
+    config.connection.body_timeout = Duration::from_secs(600);
+    (config, root)
+}
+
+#[test]
+fn rfc9110_10_1_1_a_decided_answer_is_sent_at_once_without_100_continue_and_closes() {
+    let server = start(patient_site());
+    // A static file and a GET-only route: both answer POST with 405 before any content.
+    for target in ["/a.txt", "/hello/x"] {
+        let mut conn = server.connect();
+        conn.write_all(
+            format!(
+                "POST {target} HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let reply = read_reply(&mut conn, false);
+        assert_eq!(reply.status, 405, "{target}: no 100 Continue first");
+        assert_eq!(reply.header("connection"), Some("close"), "{target}");
+        assert!(
+            closed_by_server(&mut conn),
+            "{target}: the unread body is not waited for"
+        );
+    }
+}
+
+#[test]
+fn a_slow_body_toward_a_405_does_not_hold_the_connection() {
+    let server = start(patient_site());
+    let mut conn = server.connect();
+    // 1,000 bytes promised, 10 sent: the answer does not depend on them.
+    conn.write_all(b"POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n0123456789")
+        .unwrap();
+    let reply = read_reply(&mut conn, false);
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.header("allow"), Some("GET, HEAD, OPTIONS"));
+    assert!(closed_by_server(&mut conn));
+    eventually("the connection is gone", WAIT, || {
+        server.active_connections() == 0
+    });
+}
+
+#[test]
+fn rfc9112_3_2_an_invalid_host_is_400_and_the_connection_closes() {
+    let server = start(site());
+    for head in [
+        "GET /a.txt HTTP/1.1\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: t\r\nHost: u\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: a b\r\n\r\n",
+    ] {
+        let mut conn = server.connect();
+        // A second, valid request follows on the same connection: it must not be answered.
+        conn.write_all(format!("{head}GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .unwrap();
+        let reply = read_reply(&mut conn, false);
+        assert_eq!(reply.status, 400, "{head:?}");
+        assert_eq!(reply.header("connection"), Some("close"), "{head:?}");
+        assert!(
+            closed_by_server(&mut conn),
+            "{head:?}: nothing after an invalid head is read"
+        );
+    }
+}
+
+#[test]
+fn rfc9112_3_2_2_absolute_form_without_a_path_is_the_root() {
+    let server = start(site());
+    let mut conn = server.connect();
+    let reply = exchange(&mut conn, "GET http://t HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(
-        reply.status, 405,
-        "POST is not routed; the body was consumed"
+        (reply.status, reply.body.as_slice()),
+        (200, &b"<h1>hello</h1>"[..])
     );
+    let reply = exchange(&mut conn, "GET http://t?x=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(reply.status, 200);
+}
+
+#[test]
+fn rfc9112_7_1_1_quoted_chunk_extensions_are_parsed() {
+    let server = start(site());
+    let mut conn = server.connect();
+    let reply = exchange(
+        &mut conn,
+        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\
+         1;name=\"a;b=c\"\r\nx\r\n2;q=\"\\\"=;\";flag\r\nyz\r\n0\r\n\r\n",
+    );
+    assert_eq!((reply.status, reply.body.as_slice()), (200, &b"xyz"[..]));
+}
+
+#[test]
+fn rfc3986_5_2_4_dot_segments_above_the_root_are_400() {
+    let server = start(site());
+    for path in ["/..", "/a/../..", "/%2e%2e/a.txt", "/./../a.txt"] {
+        let mut conn = server.connect();
+        let reply = exchange(
+            &mut conn,
+            &format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n"),
+        );
+        assert_eq!(reply.status, 400, "{path}");
+        assert!(closed_by_server(&mut conn), "{path}");
+    }
+    let mut conn = server.connect();
+    for path in ["/x/../a.txt", "/./a.txt", "/x/%2E%2e/a.txt"] {
+        let reply = exchange(
+            &mut conn,
+            &format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n"),
+        );
+        assert_eq!(
+            (reply.status, reply.body.as_slice()),
+            (200, &b"alpha"[..]),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn rfc9110_12_5_3_unknown_codings_are_skipped() {
+    let text = "a compressible line of text\n".repeat(200);
+    let server = start(config_with_docroot(&[("page.txt", text.as_bytes())]));
+    let mut conn = server.connect();
+    for (accept, expected) in [
+        ("foo;q=0.9, gzip;q=0.8", Some("gzip")),
+        ("br, zstd, gzip;q=0.1", Some("gzip")),
+        ("foo, gzip;q=0.5, identity;q=0.6", None),
+        ("foo", None),
+    ] {
+        let reply = exchange(
+            &mut conn,
+            &format!("GET /page.txt HTTP/1.1\r\nHost: t\r\nAccept-Encoding: {accept}\r\n\r\n"),
+        );
+        assert_eq!(reply.status, 200, "{accept}");
+        assert_eq!(reply.header("content-encoding"), expected, "{accept}");
+    }
 }
 
 #[test]
@@ -251,7 +396,7 @@ fn body_timeout_answers_408() {
     config.connection.body_timeout = Duration::from_millis(200);
     let server = TestServer::start(config, router).keeping(root);
     let mut conn = server.connect();
-    conn.write_all(b"POST /hello/x HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+    conn.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
         .unwrap();
     let reply = read_reply(&mut conn, false);
     assert_eq!(reply.status, 408);
@@ -259,21 +404,55 @@ fn body_timeout_answers_408() {
 }
 
 #[test]
-fn max_connections_holds_new_connections_until_one_closes() {
+fn max_connections_closes_the_oldest_idle_connection_for_a_new_one() {
     let (mut config, root) = site();
     config.max_connections = 2;
+    config.workers = 1;
     let server = TestServer::start(config, router).keeping(root);
     let mut first = server.connect();
     let mut second = server.connect();
-    assert_eq!(
-        exchange(&mut first, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status,
-        200
+    for conn in [&mut first, &mut second] {
+        assert_eq!(
+            exchange(conn, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status,
+            200
+        );
+    }
+    // Both are idle keep-alive connections: the oldest makes room for the third.
+    let mut third = server.connect();
+    let reply = exchange(&mut third, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(reply.status, 200, "served at once at the limit");
+    assert!(
+        closed_by_server(&mut first),
+        "the oldest idle connection was closed"
     );
     assert_eq!(
         exchange(&mut second, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status,
-        200
+        200,
+        "the younger one stays"
     );
-    // The third connection completes the TCP handshake (kernel backlog) but is not served.
+}
+
+#[test]
+fn max_connections_holds_new_connections_while_every_connection_is_busy() {
+    let (mut config, root) = site();
+    config.max_connections = 2;
+    config.workers = 1;
+    config.connection.body_timeout = Duration::from_secs(600);
+    let server = TestServer::start(config, router).keeping(root);
+    // Two requests in progress: their bodies are still coming.
+    let mut busy: Vec<_> = (0..2)
+        .map(|_| {
+            let mut conn = server.connect();
+            conn.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nab")
+                .unwrap();
+            conn
+        })
+        .collect();
+    eventually("both are admitted", WAIT, || {
+        server.active_connections() == 2
+    });
+    // The third completes the TCP handshake (kernel backlog) but is not served: nothing is
+    // reclaimable, a request in progress is never cut.
     let mut third = server.connect();
     third
         .write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -284,16 +463,22 @@ fn max_connections_holds_new_connections_until_one_closes() {
     let mut byte = [0u8; 1];
     assert!(
         third.read(&mut byte).is_err(),
-        "not served while at the limit"
+        "not served while every connection is busy"
     );
-    assert_eq!(server.active_connections(), 2);
-    drop(first);
+    // One request completes: its connection turns idle, and is reclaimed for the third.
+    busy[0].write_all(b"cd").unwrap();
+    let done = read_reply(&mut busy[0], false);
+    assert_eq!((done.status, done.body.as_slice()), (200, &b"abcd"[..]));
     third.set_read_timeout(Some(WAIT)).unwrap();
     assert_eq!(
         read_reply(&mut third, false).status,
         200,
-        "served once a slot frees"
+        "served once a connection is reusable"
     );
+    assert!(closed_by_server(&mut busy[0]), "the idle one made room");
+    busy[1].write_all(b"ef").unwrap();
+    let other = read_reply(&mut busy[1], false);
+    assert_eq!((other.status, other.body.as_slice()), (200, &b"abef"[..]));
 }
 
 #[test]

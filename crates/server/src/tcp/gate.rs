@@ -25,6 +25,8 @@ pub struct ConnectionGate {
     reclaim_wanted: Notify,
     /// Connections told to close for room whose actors have not handled it yet.
     reclaiming: AtomicUsize,
+    /// Accepted connections waiting for a slot: every connection was busy when they came.
+    waiting: AtomicUsize,
 }
 
 impl ConnectionGate {
@@ -37,6 +39,7 @@ impl ConnectionGate {
             room: Notify::new(),
             reclaim_wanted: Notify::new(),
             reclaiming: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
         })
     }
 
@@ -95,6 +98,23 @@ impl ConnectionGate {
         self.accepted.fetch_add(1, Ordering::Relaxed);
         crate::metrics::connection_opened();
         Some(ConnectionPermit { gate: self.clone() })
+    }
+
+    /// An accepted connection starts or stops waiting for a slot.
+    pub(crate) fn set_waiting(&self, waiting: bool) {
+        if waiting {
+            self.waiting.fetch_add(1, Ordering::AcqRel);
+        } else {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// A connection turned reusable (idle): if accepted connections wait for a slot, they look
+    /// again, and may reclaim it. One load of a rarely written counter per idle turn.
+    pub(crate) fn connection_reusable(&self) {
+        if self.waiting.load(Ordering::Acquire) > 0 {
+            self.room.notify_waiters();
+        }
     }
 
     /// A connection was told to close for room.

@@ -379,12 +379,15 @@ impl AcceptLoop {
             if ask_others {
                 gate.ask_workers_to_reclaim();
             }
-            tokio::select! {
+            gate.set_waiting(true);
+            let woken = tokio::select! {
                 biased;
-                _ = self.closing.wait_for(|closing| *closing) => return None,
-                () = freed => ask_others = true,
-                () = gate.reclaim_wanted() => ask_others = false,
-            }
+                _ = self.closing.wait_for(|closing| *closing) => None,
+                () = freed => Some(true),
+                () = gate.reclaim_wanted() => Some(false),
+            };
+            gate.set_waiting(false);
+            ask_others = woken?;
         }
     }
 

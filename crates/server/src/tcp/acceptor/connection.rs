@@ -253,7 +253,7 @@ pub(crate) struct Connection<T: Transport> {
     /// The current request's method for the metrics; `None` until known, or if unrecognised.
     request_method: Option<Method>,
     /// Counts this connection against `server.max_connections` until dropped.
-    _permit: ConnectionPermit,
+    permit: ConnectionPermit,
     /// Set when plain HTTP is redirected to HTTPS on this port.
     redirect_https: Option<u16>,
     /// The client asked to close the connection with its last request (`Connection: close`,
@@ -293,7 +293,7 @@ impl<T: Transport> Connection<T> {
             drain,
             request_started: Instant::now(),
             request_method: None,
-            _permit: permit,
+            permit,
             redirect_https,
             client_closes: false,
             content_unread: false,
@@ -366,6 +366,7 @@ impl<T: Transport> Connection<T> {
             }
             self.drain.idle.set(true);
             self.drain.reusable_from(self.request_started);
+            self.permit.gate().connection_reusable();
             let this = &mut *self;
             let ready = poll_fn(move |cx| {
                 if let Poll::Ready(ready) = this.io.poll_readable(cx) {
