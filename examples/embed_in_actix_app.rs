@@ -7,7 +7,7 @@
 //! # then, in another terminal:
 //! curl -X PUT http://127.0.0.1:8080/api/kv/greeting -d '"hello"'
 //! curl http://127.0.0.1:8080/api/kv/greeting
-//! curl -X POST http://127.0.0.1:9901/admin/actors/kv_store/kill
+//! curl -X POST -H "X-Requested-By: me" http://127.0.0.1:9901/admin/actors/kv_store/kill
 //! curl http://127.0.0.1:8080/api/kv              # {} : a fresh store
 //! open http://127.0.0.1:9901/admin/tree.html      # kv_sup > kv_store, restarted once
 //! ```
@@ -206,7 +206,7 @@ async fn main() -> ExitCode {
     let site = server.addrs()[0];
     println!("try: curl -X PUT http://{site}/api/kv/greeting -d '\"hello\"'");
     if let Some(admin) = server.admin_addrs().first() {
-        println!("     curl -X POST http://{admin}/admin/actors/kv_store/kill");
+        println!("     curl -X POST -H 'X-Requested-By: me' http://{admin}/admin/actors/kv_store/kill");
         println!("     open http://{admin}/admin/tree.html");
     }
 

@@ -82,9 +82,9 @@ impl AcceptEncoding {
         }
         let gzip = if gzip_available { self.gzip_q() } else { 0 };
         let identity = self.identity_listed();
-        if gzip > 0 && identity.map_or(true, |identity| gzip >= identity) {
+        if gzip > 0 && identity.is_none_or(|identity| gzip >= identity) {
             Some(Coding::Gzip)
-        } else if identity.map_or(true, |identity| identity > 0) {
+        } else if identity.is_none_or(|identity| identity > 0) {
             Some(Coding::Identity)
         } else {
             None
