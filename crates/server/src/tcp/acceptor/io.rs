@@ -102,6 +102,44 @@ pub(crate) async fn write_all<T: AsyncWrite + Unpin>(
     Ok(())
 }
 
+/// The head of a file response is sent with `MSG_MORE` on Linux (see below); other systems send
+/// it plainly (Rust ignores `SIGPIPE`, so `MSG_NOSIGNAL` is not needed for safety there).
+#[cfg(target_os = "linux")]
+const HEAD_FLAGS: SendFlags = SendFlags::MORE.union(SendFlags::NOSIGNAL);
+#[cfg(not(target_os = "linux"))]
+const HEAD_FLAGS: SendFlags = SendFlags::empty();
+
+/// Sends up to `left` bytes of `file` from `offset` (advanced by what was sent) with Linux's
+/// `sendfile`.
+#[cfg(target_os = "linux")]
+fn send_file_chunk(
+    socket: &TcpStream,
+    file: BorrowedFd<'_>,
+    offset: &mut u64,
+    left: usize,
+) -> io::Result<usize> {
+    Ok(rustix::fs::sendfile(socket, file, Some(offset), left)?)
+}
+
+/// The portable stand-in for `sendfile`: reads a chunk at `offset` and sends what the socket
+/// takes (what it does not take is read again next time).
+#[cfg(not(target_os = "linux"))]
+fn send_file_chunk(
+    socket: &TcpStream,
+    file: BorrowedFd<'_>,
+    offset: &mut u64,
+    left: usize,
+) -> io::Result<usize> {
+    let mut chunk = vec![0u8; left.min(64 * 1024)];
+    let read = rustix::io::pread(file, &mut chunk, *offset)?;
+    if read == 0 {
+        return Ok(0);
+    }
+    let sent = rustix::net::send(socket, &chunk[..read], SendFlags::empty())?;
+    *offset += sent as u64;
+    Ok(sent)
+}
+
 /// Writes `head`, then `len` bytes of `file` from `offset` with `sendfile`: the kernel hands
 /// the file's pages to TCP without copying them through this process. The head goes with
 /// `MSG_MORE`, so head and the first body bytes still leave in full packets. Fails with
@@ -115,8 +153,7 @@ pub(crate) async fn write_head_and_send_file(
     let mut head = head;
     while !head.is_empty() {
         let send = socket.async_io(Interest::WRITABLE, || {
-            let flags = SendFlags::MORE | SendFlags::NOSIGNAL;
-            Ok(rustix::net::send(socket, head, flags)?)
+            Ok(rustix::net::send(socket, head, HEAD_FLAGS)?)
         });
         let written = match tokio::time::timeout(stall, send).await {
             Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "send timeout")),
@@ -130,7 +167,7 @@ pub(crate) async fn write_head_and_send_file(
     let (mut offset, mut left) = (offset, len);
     while left > 0 {
         let send = socket.async_io(Interest::WRITABLE, || {
-            Ok(rustix::fs::sendfile(socket, file, Some(&mut offset), left)?)
+            send_file_chunk(socket, file, &mut offset, left)
         });
         let written = match tokio::time::timeout(stall, send).await {
             Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "send timeout")),
