@@ -515,6 +515,26 @@ async fn shutdown_kills_a_slow_child_at_its_timeout() {
 }
 
 #[actix::test]
+async fn stop_together_asks_every_child_at_once_so_a_slow_one_delays_no_other() {
+    let (h, mut events) = harness();
+    let timeout = Duration::from_millis(100);
+    let spec = SupervisorSpec::new("sup", flags(Strategy::OneForOne, 5).stop_together())
+        .child(h.worker("quick"))
+        .child(
+            h.stubborn_worker("slow")
+                .shutdown(Shutdown::Timeout(timeout)),
+        );
+    let root = start_tree(spec, &mut events, 2).await;
+    assert_eq!(root.shutdown().await, ExitReason::Shutdown);
+    // In reverse order the slow child would be stopped (and killed at its timeout) first, and
+    // only then the quick one. Together, the quick one is gone before the slow one's timeout.
+    assert_eq!(
+        events.take(3).await,
+        vec![stopped("quick"), gone("quick"), gone("slow")],
+    );
+}
+
+#[actix::test]
 async fn brutal_kill_child_is_dropped_without_callbacks() {
     let (h, mut events) = harness();
     let spec = SupervisorSpec::new("sup", flags(Strategy::OneForOne, 5))
