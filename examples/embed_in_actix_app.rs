@@ -206,7 +206,9 @@ async fn main() -> ExitCode {
     let site = server.addrs()[0];
     println!("try: curl -X PUT http://{site}/api/kv/greeting -d '\"hello\"'");
     if let Some(admin) = server.admin_addrs().first() {
-        println!("     curl -X POST -H 'X-Requested-By: me' http://{admin}/admin/actors/kv_store/kill");
+        println!(
+            "     curl -X POST -H 'X-Requested-By: me' http://{admin}/admin/actors/kv_store/kill"
+        );
         println!("     open http://{admin}/admin/tree.html");
     }
 
