@@ -201,6 +201,68 @@ fn slow_body_long_200_connections_one_byte_every_2_s() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Slow bodies toward answers decided by the head: a POST to a static file is 405 whatever its
+// body, so the body is not waited for (issue 16).
+
+/// `connections` slow bodies toward a static file, from one address, against a body timeout far
+/// longer than the test: each is answered 405 at once and closed, and others are served.
+fn slow_bodies_toward_decided_answers(config: ServerConfig, connections: usize) -> String {
+    let server = TestServer::start(config, upload_router);
+    let normal = NormalClient::start(server.addr, "/a.txt", b"alpha");
+    let began = std::time::Instant::now();
+    let results = trickle(
+        server.addr,
+        connections,
+        // Under every profile's limits.max_body_bytes: the answer is 405, not 413.
+        b"POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 60000\r\nExpect: 100-continue\r\n\r\n",
+        b"x",
+        Duration::from_millis(500),
+        WAIT,
+    );
+    let all_closed_after = began.elapsed();
+    // The attack ends as fast as the server answers it: a few normal requests are enough.
+    let normal = normal.finish_and_check(1);
+    for (i, result) in results.iter().enumerate() {
+        let text = String::from_utf8_lossy(&result.received);
+        assert!(
+            text.starts_with("HTTP/1.1 405 "),
+            "connection {i}: answered at once with 405, no 100 Continue: {text:?}"
+        );
+        assert!(result.closed_after.is_some(), "connection {i} was closed");
+    }
+    format!(
+        "slow bodies toward a static file: {connections} connections from one address, each \
+         declaring 60,000 bytes: all answered 405 and closed within {all_closed_after:?} (body timeout \
+         600 s); normal client: {} requests, p99 {:?}",
+        normal.latencies.samples.len(),
+        normal.latencies.p99(),
+    )
+}
+
+#[test]
+fn slow_bodies_toward_a_decided_answer_are_answered_at_once_and_closed() {
+    let _serial = serial();
+    let root = site(&[]);
+    let mut config = quick_config(&root);
+    config.connection.body_timeout = Duration::from_secs(600);
+    let summary = slow_bodies_toward_decided_answers(config, 100);
+    eprintln!("{summary}");
+}
+
+#[test]
+#[ignore = "long: 1,100 slow bodies toward a static file from one address, more than the \
+            release profile's max_connections; run with --ignored"]
+fn slow_bodies_long_1100_toward_a_static_file_lock_no_one_out() {
+    let _serial = serial();
+    require_fds(3_000);
+    let root = site(&[]);
+    let mut config = profile_config("prod", &root);
+    config.connection.body_timeout = Duration::from_secs(600);
+    let summary = slow_bodies_toward_decided_answers(config, 1_100);
+    eprintln!("{summary}");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Slow readers: a large file requested, never read.
 
 fn slow_readers(config: ServerConfig, connections: usize, file_len: usize) -> String {
