@@ -50,37 +50,45 @@ struct Entry {
 
 /// The connections of one listener on this thread.
 struct Listener {
-    /// The listener's gate, as an address: it identifies the listener.
-    gate: usize,
+    /// The listener's gate: it identifies the listener and counts the reclaims under way. Kept
+    /// here once rather than in every connection's registration.
+    gate: Arc<ConnectionGate>,
     /// Its live connections.
     connections: Slab<Entry>,
 }
 
 thread_local! {
-    /// This worker's connections, per listener.
+    /// This worker's connections, per listener. Listeners are never removed: a thread serves a
+    /// handful of listeners for its whole life.
     static REGISTER: RefCell<Vec<Listener>> = const { RefCell::new(Vec::new()) };
 }
 
-fn gate_id(gate: &ConnectionGate) -> usize {
-    gate as *const ConnectionGate as usize
-}
-
-/// A connection's place in the register; dropping it removes the connection.
+/// A connection's place in the register; dropping it removes the connection. Two indices, so
+/// that it adds little to every connection, idle ones included.
 pub(crate) struct Registration {
-    /// The listener's gate: counts the reclaims under way.
-    gate: Arc<ConnectionGate>,
-    /// The connection's drain, whose reclaim mark this registration clears.
-    drain: Rc<Drain>,
-    /// The slot in its slab.
+    /// The listener's index in this thread's register.
+    listener: usize,
+    /// The connection's slot in its listener's slab.
     key: usize,
 }
 
 impl Registration {
     /// The connection's actor got its [`Reclaim`]: the mark is cleared and no longer counts.
     pub(crate) fn reclaim_delivered(&self) {
-        if self.drain.take_reclaim_mark() {
-            self.gate.reclaim_ended();
-        }
+        // `try_*`: during the thread's teardown there is nothing left to count against.
+        let _ = REGISTER.try_with(|register| {
+            let Ok(listeners) = register.try_borrow() else {
+                return;
+            };
+            let Some(listener) = listeners.get(self.listener) else {
+                return;
+            };
+            if let Some(entry) = listener.connections.get(self.key) {
+                if entry.drain.take_reclaim_mark() {
+                    listener.gate.reclaim_ended();
+                }
+            }
+        });
     }
 }
 
@@ -90,40 +98,31 @@ pub(crate) fn register(
     drain: Rc<Drain>,
     actor: Addr<ConnectionActor>,
 ) -> Registration {
-    let id = gate_id(gate);
-    let key = REGISTER.with_borrow_mut(|listeners| {
-        let index = match listeners.iter().position(|l| l.gate == id) {
+    REGISTER.with_borrow_mut(|listeners| {
+        let listener = match listeners.iter().position(|l| Arc::ptr_eq(&l.gate, gate)) {
             Some(index) => index,
             None => {
                 listeners.push(Listener {
-                    gate: id,
+                    gate: gate.clone(),
                     connections: Slab::new(),
                 });
                 listeners.len() - 1
             }
         };
-        listeners[index].connections.insert(Entry {
-            drain: drain.clone(),
-            actor,
-        })
-    });
-    Registration {
-        gate: gate.clone(),
-        drain,
-        key,
-    }
+        let key = listeners[listener]
+            .connections
+            .insert(Entry { drain, actor });
+        Registration { listener, key }
+    })
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
         // A connection that ended before its reclaim reached it frees its slot anyway.
         self.reclaim_delivered();
-        let id = gate_id(&self.gate);
-        // `try_with`: a connection dropped while the thread's locals are torn down has nothing
-        // left to be removed from.
         let _ = REGISTER.try_with(|register| {
             if let Ok(mut listeners) = register.try_borrow_mut() {
-                if let Some(listener) = listeners.iter_mut().find(|l| l.gate == id) {
+                if let Some(listener) = listeners.get_mut(self.listener) {
                     listener.connections.try_remove(self.key);
                 }
             }
@@ -135,10 +134,9 @@ impl Drop for Registration {
 /// batch of them (see [`MAX_BATCH`]), and counts them in the gate's reclaims under way, which
 /// admit as many new connections beyond the limit. Returns how many were told; each closes
 /// when its actor handles the message, unless a request arrived on it meanwhile.
-pub(crate) fn close_oldest(gate: &ConnectionGate) -> usize {
-    let id = gate_id(gate);
+pub(crate) fn close_oldest(gate: &Arc<ConnectionGate>) -> usize {
     REGISTER.with_borrow(|listeners| {
-        let Some(listener) = listeners.iter().find(|l| l.gate == id) else {
+        let Some(listener) = listeners.iter().find(|l| Arc::ptr_eq(&l.gate, gate)) else {
             return 0;
         };
         let mut reusable: Vec<(Instant, &Entry)> = listener
