@@ -186,8 +186,17 @@ pub struct NormalClient {
 
 impl NormalClient {
     pub fn start(addr: SocketAddr, path: &str, body: &[u8]) -> NormalClient {
-        let stop = Arc::new(AtomicBool::new(false));
         let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
+        NormalClient::start_with(body, move || try_send(addr, &request))
+    }
+
+    /// The same client with its own way to send the request on a fresh connection (another
+    /// listener's, see [`super::listeners::Target::normal_client`]).
+    pub fn start_with(
+        body: &[u8],
+        mut send: impl FnMut() -> std::io::Result<super::http::Reply> + Send + 'static,
+    ) -> NormalClient {
+        let stop = Arc::new(AtomicBool::new(false));
         let body = body.to_vec();
         let thread = std::thread::spawn({
             let stop = stop.clone();
@@ -195,7 +204,7 @@ impl NormalClient {
                 let mut report = NormalReport::default();
                 while !stop.load(Ordering::Acquire) {
                     let began = Instant::now();
-                    match try_send(addr, &request) {
+                    match send() {
                         Ok(reply) if reply.status == 200 && reply.body == body => {
                             report.latencies.samples.push(began.elapsed())
                         }

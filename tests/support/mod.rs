@@ -6,7 +6,9 @@
 #![allow(dead_code)]
 
 pub mod abuse;
+pub mod garbage;
 pub mod http;
+pub mod listeners;
 pub mod load;
 pub mod proc;
 pub mod process;
@@ -44,6 +46,7 @@ enum Command {
     Snapshot(mpsc::Sender<NodeSnapshot>),
     Kill(String, mpsc::Sender<bool>),
     Active(mpsc::Sender<usize>),
+    AdminActive(mpsc::Sender<usize>),
     Cache(mpsc::Sender<web_server::server::CacheStats>),
     Stop,
 }
@@ -111,6 +114,9 @@ impl TestServer {
                         Command::Active(reply) => {
                             let _ = reply.send(server.active_connections());
                         }
+                        Command::AdminActive(reply) => {
+                            let _ = reply.send(server.admin_active_connections());
+                        }
                         Command::Cache(reply) => {
                             let _ = reply.send(server.cache_stats());
                         }
@@ -159,6 +165,13 @@ impl TestServer {
     pub fn active_connections(&self) -> usize {
         let (tx, rx) = mpsc::channel();
         self.commands.send(Command::Active(tx)).unwrap();
+        rx.recv_timeout(WAIT).unwrap()
+    }
+
+    /// Live connections on the admin endpoint (not counted in [`Self::active_connections`]).
+    pub fn admin_active_connections(&self) -> usize {
+        let (tx, rx) = mpsc::channel();
+        self.commands.send(Command::AdminActive(tx)).unwrap();
         rx.recv_timeout(WAIT).unwrap()
     }
 

@@ -217,6 +217,14 @@ impl Server {
         self.shared.gate.active()
     }
 
+    /// Live connections on the admin endpoint now (0 when it does not run); they are not
+    /// counted in [`active_connections`](Self::active_connections).
+    pub fn admin_active_connections(&self) -> usize {
+        self.admin
+            .as_ref()
+            .map_or(0, |admin| admin.shared.gate.active())
+    }
+
     /// Whether a listener is accepting.
     pub fn is_accepting(&self) -> bool {
         self.shared.accepting.load(Ordering::Acquire)

@@ -206,10 +206,14 @@ pub(crate) fn closes_at_once<T: Transport>(io: &T, quick: bool) -> bool {
 pub(crate) async fn linger_close<T: AsyncRead + AsyncWrite + Unpin>(io: &mut T) {
     const LINGER: Duration = Duration::from_millis(500);
     const LINGER_BYTES: usize = 64 * 1024;
-    if io.shutdown().await.is_err() {
-        return;
-    }
     let deadline = Instant::now() + LINGER;
+    // Bounded too: a TLS shutdown first writes the records still sealed and its
+    // `close_notify`, which a peer that stopped reading (the reason for many a close, e.g. the
+    // send timeout) never takes; unbounded, such a connection was held for ever.
+    match tokio::time::timeout_at(deadline, io.shutdown()).await {
+        Ok(Ok(())) => {}
+        _ => return,
+    }
     // On the heap, and only now: an array here would be part of every connection's future,
     // idle ones included, for the connection's whole life.
     let mut scratch = vec![0u8; 2048];
