@@ -120,8 +120,8 @@ impl Drain {
         }
     }
 
-    /// A request is in progress: the connection owes its answer.
-    fn busy(&self) {
+    /// A request (or a TLS handshake) is in progress: the connection owes its answer.
+    pub(crate) fn busy(&self) {
         self.reusable_since.set(None);
     }
 }

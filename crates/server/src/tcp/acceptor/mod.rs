@@ -106,8 +106,16 @@ async fn serve_tls(
     permit: ConnectionPermit,
     tls: Arc<Tls>,
 ) {
-    let handshake = tokio::time::timeout(tls.handshake_timeout(), tls.acceptor().accept(stream));
-    match handshake.await {
+    let handshake = async {
+        // A silent connection stays reclaimable at the connection limit; one whose client
+        // started the handshake is not, as nginx stops reusing a connection once its TLS
+        // handshake begins: the handshake takes round trips, and a real client in the middle
+        // of one would otherwise be the oldest connection a flood reclaims.
+        stream.readable().await?;
+        drain.busy();
+        tls.acceptor().accept(stream).await
+    };
+    match tokio::time::timeout(tls.handshake_timeout(), handshake).await {
         Ok(Ok(stream)) => {
             crate::metrics::tls_handshake(true);
             Connection::new(stream, peer, pipeline, drain, permit, None)
