@@ -26,6 +26,7 @@
 pub mod body;
 pub mod date;
 pub mod error;
+pub mod forwarded;
 pub mod limits;
 pub mod method;
 pub mod parser;
@@ -42,6 +43,7 @@ pub mod version;
 pub use body::{BodyDecoder, BodyFraming, DecodeStep};
 pub use date::{Clock, DateCache, SystemClock};
 pub use error::{ParseError, ParseErrorKind, Resume};
+pub use forwarded::{Cidr, Client, TrustedProxies};
 pub use limits::Limits;
 pub use method::Method;
 pub use parser::{parse_request, Parsed, RequestParser};
