@@ -922,6 +922,17 @@ fn the_in_code_defaults_are_default_toml_key_by_key() {
             "compression.gzip" => Value::Boolean(config.static_options.gzip),
             "compression.min_bytes" => int(config.static_options.gzip_min_bytes),
             "compression.level" => int(config.static_options.gzip_level.into()),
+            "server.trusted_proxies" => Value::Array(
+                connection
+                    .trusted_proxies
+                    .blocks()
+                    .iter()
+                    .map(|block| Value::String(block.to_string()))
+                    .collect(),
+            ),
+            "limits.max_connections_per_ip" => usize_int(config.max_connections_per_ip),
+            "limits.requests_per_second" => int(connection.request_rate.per_second.into()),
+            "limits.request_burst" => int(connection.request_rate.burst.into()),
             "server.bind" => {
                 assert_eq!(config.bind, [addr("127.0.0.1:0")], "a free loopback port");
                 embedders_choice.push(key);
@@ -946,7 +957,7 @@ fn the_in_code_defaults_are_default_toml_key_by_key() {
                 embedders_choice.push(key);
                 continue;
             }
-            "log.format" | "log.level" | "log.access_log" => {
+            "log.format" | "log.level" | "log.access_log" | "log.access_format" => {
                 assert_eq!(config.log, None, "the application's logging");
                 embedders_choice.push(key);
                 continue;
@@ -978,6 +989,7 @@ fn the_in_code_defaults_are_default_toml_key_by_key() {
             "log.format",
             "log.level",
             "log.access_log",
+            "log.access_format",
         ]
     );
     assert_eq!(ConnectionOptions::default(), config.connection);

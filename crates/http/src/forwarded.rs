@@ -114,9 +114,7 @@ fn mask_v6(addr: Ipv6Addr, prefix: u8) -> u128 {
 /// `::ffff:a.b.c.d` as `a.b.c.d`; every other address as it is.
 pub fn canonical(addr: IpAddr) -> IpAddr {
     match addr {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(IpAddr::V6(v6), IpAddr::V4),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     }
 }
@@ -216,13 +214,14 @@ pub fn client_of(request: &Request, peer: IpAddr, trusted: &TrustedProxies) -> C
     match walk.result() {
         Some((addr, proto)) => Client {
             addr,
-            https: if has_forwarded { proto.or(https) } else { https },
+            https: if has_forwarded {
+                proto.or(https)
+            } else {
+                https
+            },
             forwarded: true,
         },
-        None => Client {
-            https,
-            ..direct
-        },
+        None => Client { https, ..direct },
     }
 }
 
@@ -278,7 +277,10 @@ fn node_address(node: &[u8]) -> Option<IpAddr> {
         if !(rest.is_empty() || valid_port(rest.strip_prefix(':')?)) {
             return None;
         }
-        return v6.parse::<Ipv6Addr>().ok().map(|v6| canonical(IpAddr::V6(v6)));
+        return v6
+            .parse::<Ipv6Addr>()
+            .ok()
+            .map(|v6| canonical(IpAddr::V6(v6)));
     }
     if let Ok(addr) = text.parse::<IpAddr>() {
         return Some(canonical(addr));
@@ -384,14 +386,23 @@ mod tests {
         assert!(all.contains(ip("203.0.113.9")) && !all.contains(ip("::1")));
         let v6: Cidr = "2001:db8::/32".parse().unwrap();
         assert!(v6.contains(ip("2001:db8:ffff::1")) && !v6.contains(ip("2001:db9::1")));
-        for bad in ["10.0.0.0/33", "10.1.0.0/8", "localhost", "10.0.0.0/", "::/129", ""] {
+        for bad in [
+            "10.0.0.0/33",
+            "10.1.0.0/8",
+            "localhost",
+            "10.0.0.0/",
+            "::/129",
+            "",
+        ] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_claims() {
-        let req = request("X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\nForwarded: for=5.6.7.8\r\n");
+        let req = request(
+            "X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\nForwarded: for=5.6.7.8\r\n",
+        );
         let client = client_of(&req, ip("192.0.2.7"), &trusted(&["10.0.0.0/8"]));
         assert_eq!(client, Client::direct(ip("192.0.2.7")));
         let nobody = client_of(&req, ip("10.0.0.1"), &TrustedProxies::default());
@@ -403,25 +414,44 @@ mod tests {
         let proxies = trusted(&["10.0.0.0/8"]);
         let req = request("X-Forwarded-For: 6.6.6.6, 203.0.113.5, 10.0.0.2\r\n");
         let client = client_of(&req, ip("10.0.0.1"), &proxies);
-        assert_eq!(client.addr, ip("203.0.113.5"), "the spoofed 6.6.6.6 is ignored");
+        assert_eq!(
+            client.addr,
+            ip("203.0.113.5"),
+            "the spoofed 6.6.6.6 is ignored"
+        );
         assert!(client.forwarded);
         // Split over two lines, the list is one list.
         let req = request("X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-For: 203.0.113.5\r\n");
-        assert_eq!(client_of(&req, ip("10.0.0.1"), &proxies).addr, ip("203.0.113.5"));
+        assert_eq!(
+            client_of(&req, ip("10.0.0.1"), &proxies).addr,
+            ip("203.0.113.5")
+        );
         // Every hop trusted: the leftmost.
         let req = request("X-Forwarded-For: 10.1.1.1, 10.2.2.2\r\n");
-        assert_eq!(client_of(&req, ip("10.0.0.1"), &proxies).addr, ip("10.1.1.1"));
+        assert_eq!(
+            client_of(&req, ip("10.0.0.1"), &proxies).addr,
+            ip("10.1.1.1")
+        );
         // Garbage ends the walk at the trusted hop to its right.
         let req = request("X-Forwarded-For: 1.1.1.1, garbage, 10.2.2.2\r\n");
-        assert_eq!(client_of(&req, ip("10.0.0.1"), &proxies).addr, ip("10.2.2.2"));
+        assert_eq!(
+            client_of(&req, ip("10.0.0.1"), &proxies).addr,
+            ip("10.2.2.2")
+        );
         let req = request("X-Forwarded-For: 1.1.1.1, garbage\r\n");
         let client = client_of(&req, ip("10.0.0.1"), &proxies);
         assert_eq!((client.addr, client.forwarded), (ip("10.0.0.1"), false));
         // Ports and IPv6.
         let req = request("X-Forwarded-For: [2001:db8::7]:443, 198.51.100.1:80\r\n");
-        assert_eq!(client_of(&req, ip("10.0.0.1"), &proxies).addr, ip("198.51.100.1"));
+        assert_eq!(
+            client_of(&req, ip("10.0.0.1"), &proxies).addr,
+            ip("198.51.100.1")
+        );
         let req = request("X-Forwarded-For: 2001:db8::7\r\n");
-        assert_eq!(client_of(&req, ip("10.0.0.1"), &proxies).addr, ip("2001:db8::7"));
+        assert_eq!(
+            client_of(&req, ip("10.0.0.1"), &proxies).addr,
+            ip("2001:db8::7")
+        );
     }
 
     #[test]
@@ -431,7 +461,10 @@ mod tests {
         let client = client_of(&req, ip("127.0.0.1"), &proxies);
         assert_eq!((client.https, client.forwarded), (Some(true), false));
         let req = request("X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: http\r\n");
-        assert_eq!(client_of(&req, ip("127.0.0.1"), &proxies).https, Some(false));
+        assert_eq!(
+            client_of(&req, ip("127.0.0.1"), &proxies).https,
+            Some(false)
+        );
     }
 
     #[test]
@@ -451,11 +484,17 @@ mod tests {
         assert_eq!((client.addr, client.https), (ip("192.0.2.60"), Some(false)));
         // `unknown` and obfuscated nodes end the walk.
         let req = request("Forwarded: for=1.1.1.1, for=unknown, for=10.3.3.3\r\n");
-        assert_eq!(client_of(&req, ip("10.0.0.1"), &proxies).addr, ip("10.3.3.3"));
+        assert_eq!(
+            client_of(&req, ip("10.0.0.1"), &proxies).addr,
+            ip("10.3.3.3")
+        );
         let req = request("Forwarded: for=_hidden\r\n");
         assert!(!client_of(&req, ip("10.0.0.1"), &proxies).forwarded);
         // A comma inside a quoted value does not split the element.
         let req = request("Forwarded: for=192.0.2.1;ext=\"a,b\"\r\n");
-        assert_eq!(client_of(&req, ip("10.0.0.1"), &proxies).addr, ip("192.0.2.1"));
+        assert_eq!(
+            client_of(&req, ip("10.0.0.1"), &proxies).addr,
+            ip("192.0.2.1")
+        );
     }
 }

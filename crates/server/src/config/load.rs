@@ -596,6 +596,10 @@ fn config_value(val: &Val, origin: &Origin) -> ::config::Value {
             Some(&origin),
             ValueKind::Array(hosts.iter().map(|h| text(h.clone())).collect()),
         ),
+        Val::Cidrs(blocks) => Value::new(
+            Some(&origin),
+            ValueKind::Array(blocks.iter().map(|b| text(b.to_string())).collect()),
+        ),
         Val::Addr(addr) => text(addr.map(|a| a.to_string()).unwrap_or_default()),
         Val::Path(path) => text(
             path.as_deref()

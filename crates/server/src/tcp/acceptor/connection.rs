@@ -30,6 +30,7 @@ use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
 use tokio::time::{Instant, Sleep};
+use web_server_http::forwarded::{client_of, Client};
 use web_server_http::response::CONTINUE;
 use web_server_http::static_files::{ContentReader, FileContent};
 use web_server_http::{
@@ -233,8 +234,11 @@ impl Sending {
 pub(crate) struct Connection<T: Transport> {
     /// The client's byte stream (plain TCP or TLS).
     io: T,
-    /// For logs.
+    /// The TCP peer: the client, or a proxy in front of it.
     peer: SocketAddr,
+    /// The current request's client: the peer, or who trusted proxies say sent the request.
+    /// Worked out once per request head, before anything looks at it.
+    client: Client,
     /// What to answer requests with.
     pipeline: Arc<Pipeline>,
     /// Limits and timeouts, as of the pipeline generation below; refreshed between requests.
@@ -285,6 +289,7 @@ impl<T: Transport> Connection<T> {
         Connection {
             io,
             peer,
+            client: Client::direct(peer.ip()),
             pipeline,
             options,
             generation,
@@ -299,6 +304,14 @@ impl<T: Transport> Connection<T> {
             content_unread: false,
             nodelay: false,
         }
+    }
+
+    /// The HTTPS port to redirect the current request to: none when this listener does not
+    /// redirect, or when a trusted proxy says the client came over HTTPS already (it
+    /// terminated TLS; redirecting would loop).
+    fn redirect_https(&self) -> Option<u16> {
+        self.redirect_https
+            .filter(|_| self.client.https != Some(true))
     }
 
     /// Turns Nagle's algorithm off before a write that could otherwise wait for an ACK: any
@@ -486,10 +499,15 @@ impl<T: Transport> Connection<T> {
         self.request_method = Some(head.method());
         let framing = head.body_framing();
         let request = head.into_request(head_bytes, Bytes::new());
+        self.client = if self.options.trusted_proxies.is_empty() {
+            Client::direct(self.peer.ip())
+        } else {
+            client_of(&request, self.peer.ip(), &self.options.trusted_proxies)
+        };
         if !framing.has_content() {
             return State::Handling(request);
         }
-        if self.pipeline.reads_content(&request, self.redirect_https) {
+        if self.pipeline.reads_content(&request, self.redirect_https()) {
             return State::HeadRead(request);
         }
         match framing {
@@ -590,7 +608,12 @@ impl<T: Transport> Connection<T> {
         {
             info.keep_alive = false;
         }
-        let answered = match self.pipeline.respond_now(request, self.redirect_https) {
+        let answered = match self.pipeline.respond_now(
+            request,
+            self.client.addr,
+            self.options.request_rate,
+            self.redirect_https(),
+        ) {
             Respond::Now(answered) => answered,
             Respond::Later(waiting) => return State::Answering { waiting, info },
         };
@@ -682,7 +705,7 @@ impl<T: Transport> Connection<T> {
                 // The head promised a length that can no longer be honoured: only closing
                 // tells the client the response is incomplete.
                 tracing::debug!(peer = %self.peer, %err, "streaming failed; closing");
-                self.request_done(&reply, sending.len() as u64);
+                self.request_done(&reply, sending.len() as u64, sending.head.len() as u64);
                 buffers::give_back_head_buffer(sending.head);
                 return State::Closing;
             }
@@ -695,7 +718,11 @@ impl<T: Transport> Connection<T> {
 
     /// `reply` is written in full (`streamed` bytes of content after head and body).
     fn written(&mut self, reply: &Reply, sending: Sending, streamed: u64) -> State {
-        self.request_done(reply, sending.len() as u64 + streamed);
+        self.request_done(
+            reply,
+            sending.len() as u64 + streamed,
+            sending.head.len() as u64,
+        );
         let close = sending.encoded.close;
         buffers::give_back_head_buffer(sending.head);
         if close {
@@ -714,7 +741,7 @@ impl<T: Transport> Connection<T> {
         err: &dyn std::fmt::Display,
     ) -> State {
         tracing::debug!(peer = %self.peer, %err, "write failed; closing");
-        self.request_done(reply, 0);
+        self.request_done(reply, 0, 0);
         buffers::give_back_head_buffer(sending.head);
         State::Closing
     }
@@ -742,17 +769,24 @@ impl<T: Transport> Connection<T> {
 
     /// Hands an answered request (or one whose answer could not be written in full) to the
     /// pipeline's after-exchange step.
-    fn request_done(&mut self, reply: &Reply, bytes: u64) {
+    /// `bytes` were written, `head_bytes` of them the head.
+    fn request_done(&mut self, reply: &Reply, bytes: u64, head_bytes: u64) {
         let ended = Instant::now();
         let elapsed = ended.saturating_duration_since(self.request_started);
         // From here on the connection is idle since `ended` (see `idle_deadline`).
         self.request_started = ended;
         self.pipeline.completed(&Exchange {
             peer: self.peer,
+            // A rejected request's headers were not read: its client is the peer.
+            client: match reply.request {
+                Some(_) => self.client.addr,
+                None => Client::direct(self.peer.ip()).addr,
+            },
             method: self.request_method,
             request: reply.request.as_ref(),
             status: reply.response.status().as_u16(),
             bytes,
+            body_bytes: bytes.saturating_sub(head_bytes),
             elapsed,
         });
     }
