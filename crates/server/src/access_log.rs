@@ -307,7 +307,7 @@ pub fn json(line: &mut String, entry: &AccessEntry<'_>, now: SystemTime) {
 /// nginx's `escape=default`: `"`, `\\`, control bytes and bytes from 0x7F up as `\xHH`.
 fn nginx_escaped(line: &mut String, text: &str) {
     for &byte in text.as_bytes() {
-        if byte == b'"' || byte == b'\\' || byte < 0x20 || byte >= 0x7f {
+        if byte == b'"' || byte == b'\\' || !(0x20..0x7f).contains(&byte) {
             let _ = write!(line, "\\x{byte:02X}");
         } else {
             line.push(char::from(byte));
