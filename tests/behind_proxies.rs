@@ -411,6 +411,7 @@ fn json_lines_have_the_documented_fields_in_order() {
         "host",
         "referer",
         "user_agent",
+        "request_id",
     ];
     assert_eq!(object.as_object().unwrap().len(), fields.len(), "{line}");
     let positions: Vec<usize> = fields
@@ -431,4 +432,57 @@ fn json_lines_have_the_documented_fields_in_order() {
     assert_eq!(object["host"], "localhost");
     assert_eq!(object["referer"], serde_json::Value::Null);
     assert!(object["time"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        object["request_id"],
+        serde_json::Value::Null,
+        "server.request_id is off"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request ids.
+
+#[test]
+fn request_ids_are_kept_from_a_trusted_proxy_or_generated_and_logged() {
+    let server = start(|config| {
+        config.connection.request_id = true;
+        config.connection.trusted_proxies = trusting(&["127.0.0.2"]);
+    });
+    let _format = access_format(AccessFormat::Json);
+    let generated = |id: &str| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
+
+    let mut proxy = connect_from(SECOND, server.addr);
+    let reply = get_with(
+        &mut proxy,
+        "/a.txt",
+        "X-Request-Id: lb-7f3a-0001\r\nUser-Agent: id-from-proxy\r\n",
+    );
+    assert_eq!(reply.header("x-request-id"), Some("lb-7f3a-0001"));
+    let line: serde_json::Value = serde_json::from_str(&line_with("id-from-proxy")).unwrap();
+    assert_eq!(line["request_id"], "lb-7f3a-0001");
+
+    // A proxy's id that could forge a header or a line is replaced.
+    let reply = get_with(&mut proxy, "/a.txt", "X-Request-Id: a b\"c\r\n");
+    assert!(generated(reply.header("x-request-id").unwrap()));
+
+    let mut direct = connect_from(LOOPBACK, server.addr);
+    let first = get_with(
+        &mut direct,
+        "/missing",
+        "X-Request-Id: spoofed\r\nUser-Agent: id-generated\r\n",
+    );
+    assert_eq!(first.status, 404);
+    let first_id = first.header("x-request-id").unwrap().to_owned();
+    assert!(
+        generated(&first_id),
+        "an untrusted peer's id is replaced: {first_id}"
+    );
+    let line: serde_json::Value = serde_json::from_str(&line_with("id-generated")).unwrap();
+    assert_eq!(line["request_id"], first_id.as_str());
+    let second = get_with(&mut direct, "/a.txt", "");
+    assert_ne!(
+        second.header("x-request-id").unwrap(),
+        first_id,
+        "one id per request"
+    );
 }

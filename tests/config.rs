@@ -930,6 +930,7 @@ fn the_in_code_defaults_are_default_toml_key_by_key() {
                     .map(|block| Value::String(block.to_string()))
                     .collect(),
             ),
+            "server.request_id" => Value::Boolean(connection.request_id),
             "limits.max_connections_per_ip" => usize_int(config.max_connections_per_ip),
             "limits.requests_per_second" => int(connection.request_rate.per_second.into()),
             "limits.request_burst" => int(connection.request_rate.burst.into()),

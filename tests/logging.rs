@@ -84,6 +84,7 @@ fn entry() -> AccessEntry<'static> {
         user_agent: Some("curl/8.0"),
         referer: Some("http://example.com/"),
         host: Some("localhost"),
+        request_id: None,
     }
 }
 

@@ -225,6 +225,23 @@ pub fn client_of(request: &Request, peer: IpAddr, trusted: &TrustedProxies) -> C
     }
 }
 
+/// The longest `X-Request-Id` kept from a trusted proxy; longer ones are replaced.
+pub const MAX_REQUEST_ID: usize = 128;
+
+/// The `X-Request-Id` a trusted proxy sent, if it is one to keep: 1 to [`MAX_REQUEST_ID`]
+/// bytes of letters, digits and `-._:+/=` (UUIDs, nginx's `$request_id`, AWS trace ids), so
+/// that echoing it can forge neither a header nor a log line. Only call this for a request
+/// from a trusted peer: anyone else's id is replaced, never believed.
+pub fn request_id_of(request: &Request) -> Option<&str> {
+    let id = request.header_str("x-request-id")?.trim();
+    let fits = !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:+/=".contains(&b));
+    fits.then_some(id)
+}
+
 /// The right-to-left rule, computed left to right: what is left of a hop that is not an
 /// address does not count, so such a hop starts over.
 struct Walk<'a> {
@@ -371,6 +388,16 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn request_ids_are_kept_only_when_they_are_plain_tokens() {
+        let kept = request("X-Request-Id: 4f1c-9a:b/c+d=\r\n");
+        assert_eq!(request_id_of(&kept), Some("4f1c-9a:b/c+d="));
+        for bad in ["a b", "x\"y", "", &"a".repeat(129)] {
+            let req = request(&format!("X-Request-Id: {bad}\r\n"));
+            assert_eq!(request_id_of(&req), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@
 //!     user_agent: Some("curl/8.0"),
 //!     referer: None,
 //!     host: Some("localhost"),
+//!     request_id: None,
 //! });
 //! ```
 //!
@@ -52,12 +53,13 @@
 //!   fields may be added at the end, none renamed or removed):
 //!
 //!   ```json
-//!   {"time":"2025-01-31T10:15:02.118Z","client":"203.0.113.5","peer":"10.0.0.1:54321","method":"GET","target":"/index.html","protocol":"HTTP/1.1","status":200,"bytes":1661,"body_bytes":1480,"duration":0.000182,"host":"example.com","referer":null,"user_agent":"curl/8.0"}
+//!   {"time":"2025-01-31T10:15:02.118Z","client":"203.0.113.5","peer":"10.0.0.1:54321","method":"GET","target":"/index.html","protocol":"HTTP/1.1","status":200,"bytes":1661,"body_bytes":1480,"duration":0.000182,"host":"example.com","referer":null,"user_agent":"curl/8.0","request_id":null}
 //!   ```
 //!
 //!   `time` is UTC with milliseconds; `client` the client address, `peer` the TCP peer (the
 //!   balancer, behind one); `bytes` head and content written, `body_bytes` content only;
-//!   `duration` seconds; `host`, `referer` and `user_agent` are `null` when not sent.
+//!   `duration` seconds; `host`, `referer` and `user_agent` are `null` when not sent;
+//!   `request_id` the `X-Request-Id` answered with (`server.request_id`), else `null`.
 //! - **`text`** (the default): an event with the entry's fields, printed by the log format
 //!   chosen with `log.format`, as follows.
 //!
@@ -182,6 +184,9 @@ pub struct AccessEntry<'a> {
     pub referer: Option<&'a str>,
     /// The `Host` header, when sent, to tell sites apart.
     pub host: Option<&'a str>,
+    /// The `X-Request-Id` sent with the response (`server.request_id`), to follow one request
+    /// through the balancer's log and this one.
+    pub request_id: Option<&'a str>,
 }
 
 thread_local! {
@@ -215,6 +220,7 @@ pub fn record(entry: &AccessEntry<'_>) {
             duration = entry.duration.as_secs_f64(),
             user_agent = entry.user_agent,
             referer = entry.referer,
+            request_id = entry.request_id,
         );
         return;
     }
@@ -301,6 +307,8 @@ pub fn json(line: &mut String, entry: &AccessEntry<'_>, now: SystemTime) {
     json_string(line, entry.referer);
     line.push_str(",\"user_agent\":");
     json_string(line, entry.user_agent);
+    line.push_str(",\"request_id\":");
+    json_string(line, entry.request_id);
     line.push('}');
 }
 
@@ -395,6 +403,7 @@ mod tests {
             user_agent: Some("curl/8.0 \u{e9}"),
             referer: None,
             host: Some("example.com"),
+            request_id: None,
         }
     }
 
@@ -421,7 +430,7 @@ mod tests {
         json(&mut line, &entry(), at);
         assert_eq!(
             line,
-            "{\"time\":\"2025-01-31T10:15:02.118Z\",\"client\":\"203.0.113.5\",\"peer\":\"10.0.0.1:54321\",\"method\":\"GET\",\"target\":\"/a b\\\"\\\\\",\"protocol\":\"HTTP/1.1\",\"status\":200,\"bytes\":300,\"body_bytes\":100,\"duration\":0.000182,\"host\":\"example.com\",\"referer\":null,\"user_agent\":\"curl/8.0 \u{e9}\"}"
+            "{\"time\":\"2025-01-31T10:15:02.118Z\",\"client\":\"203.0.113.5\",\"peer\":\"10.0.0.1:54321\",\"method\":\"GET\",\"target\":\"/a b\\\"\\\\\",\"protocol\":\"HTTP/1.1\",\"status\":200,\"bytes\":300,\"body_bytes\":100,\"duration\":0.000182,\"host\":\"example.com\",\"referer\":null,\"user_agent\":\"curl/8.0 \u{e9}\",\"request_id\":null}"
         );
         let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed["target"], "/a b\"\\");

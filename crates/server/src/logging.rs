@@ -508,6 +508,7 @@ mod tests {
                 user_agent: None,
                 referer: None,
                 host: None,
+                request_id: None,
             })
         });
         let line = String::from_utf8(out.lock().unwrap().clone()).unwrap();

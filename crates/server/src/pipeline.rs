@@ -75,6 +75,25 @@ pub struct ConnectionOptions {
     /// Requests per client and second, with a burst (`limits.requests_per_second`,
     /// `limits.request_burst`); off when `per_second` is 0.
     pub request_rate: RateLimit,
+    /// Whether responses carry an `X-Request-Id` (`server.request_id`).
+    pub request_id: bool,
+}
+
+/// A new request id: 32 hex digits, a per-process random half and a counter, so ids are unique
+/// within a process and unlikely to meet another process's (as nginx's `$request_id`, which
+/// is 32 random hex digits). Not secret: it names a request, it grants nothing.
+pub(crate) fn new_request_id() -> String {
+    use std::hash::BuildHasher;
+    use std::sync::OnceLock;
+    static PROCESS: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let process = *PROCESS.get_or_init(|| {
+        std::hash::RandomState::new().hash_one((std::process::id(), std::time::SystemTime::now()))
+    });
+    format!(
+        "{process:016x}{:016x}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A plain handler: runs inline and answers at once.
@@ -296,6 +315,7 @@ impl Pipeline {
                 user_agent: request.and_then(|r| r.header_str("user-agent")),
                 referer: request.and_then(|r| r.header_str("referer")),
                 host: request.and_then(Request::host),
+                request_id: exchange.request_id,
             });
         }
     }
@@ -317,6 +337,8 @@ pub(crate) struct Exchange<'a> {
     pub(crate) bytes: u64,
     /// Of `bytes`, the body's.
     pub(crate) body_bytes: u64,
+    /// The `X-Request-Id` sent with the answer, when `server.request_id` is on.
+    pub(crate) request_id: Option<&'a str>,
     /// From the request's first byte to the end of its answer.
     pub(crate) elapsed: Duration,
 }

@@ -128,6 +128,10 @@ pub(crate) const SCHEMA: &[KeySpec] = &[
         kind: Kind::Cidrs,
     },
     KeySpec {
+        key: "server.request_id",
+        kind: Kind::Bool,
+    },
+    KeySpec {
         key: "timeouts.header_ms",
         kind: ms(1),
     },

@@ -172,6 +172,7 @@ fn connection_options(settings: &Settings) -> ConnectionOptions {
             per_second: settings.limits.requests_per_second,
             burst: settings.limits.request_burst,
         },
+        request_id: settings.server.request_id,
     }
 }
 

@@ -125,6 +125,11 @@ pub struct ServerSettings {
     /// since any client can send them. See docs/operations.md, "Deploying behind a balancer".
     #[serde(with = "cidr_text")]
     pub trusted_proxies: Vec<Cidr>,
+    /// Whether every response carries an `X-Request-Id` (and the access log's `json` line a
+    /// `request_id`): a trusted proxy's id when it sent a plain one, else one generated here,
+    /// so one request can be followed from the balancer's log to this one. Off by default: it
+    /// costs an allocation per request.
+    pub request_id: bool,
 }
 
 impl ServerSettings {

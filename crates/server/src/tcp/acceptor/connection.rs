@@ -30,7 +30,7 @@ use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
 use tokio::time::{Instant, Sleep};
-use web_server_http::forwarded::{client_of, Client};
+use web_server_http::forwarded::{client_of, request_id_of, Client};
 use web_server_http::response::CONTINUE;
 use web_server_http::static_files::{ContentReader, FileContent};
 use web_server_http::{
@@ -42,7 +42,7 @@ use super::buffers;
 use super::io::{self, ReadOutcome};
 use super::transport::Transport;
 use crate::pipeline::{
-    Answered, BodySource, ConnectionOptions, Exchange, Pipeline, Respond, Waiting,
+    new_request_id, Answered, BodySource, ConnectionOptions, Exchange, Pipeline, Respond, Waiting,
 };
 use crate::tcp::gate::ConnectionPermit;
 
@@ -239,6 +239,8 @@ pub(crate) struct Connection<T: Transport> {
     /// The current request's client: the peer, or who trusted proxies say sent the request.
     /// Worked out once per request head, before anything looks at it.
     client: Client,
+    /// The current request's id (`server.request_id`), until it moves into its answer.
+    request_id: Option<String>,
     /// What to answer requests with.
     pipeline: Arc<Pipeline>,
     /// Limits and timeouts, as of the pipeline generation below; refreshed between requests.
@@ -290,6 +292,7 @@ impl<T: Transport> Connection<T> {
             io,
             peer,
             client: Client::direct(peer.ip()),
+            request_id: None,
             pipeline,
             options,
             generation,
@@ -476,10 +479,13 @@ impl<T: Transport> Connection<T> {
                     body,
                 } => self.read_body(request, decoder, body).await,
                 State::Handling(request) => self.answer(request),
-                State::Answering { waiting, info } => State::Writing {
-                    reply: Reply::new(self.pipeline.finish(waiting).await, info),
-                    sending: None,
-                },
+                State::Answering { waiting, info } => {
+                    let answered = self.pipeline.finish(waiting).await;
+                    State::Writing {
+                        reply: self.reply(answered, info),
+                        sending: None,
+                    }
+                }
                 State::Writing { reply, sending } => self.write(reply, sending).await,
             };
         }
@@ -504,6 +510,19 @@ impl<T: Transport> Connection<T> {
         } else {
             client_of(&request, self.peer.ip(), &self.options.trusted_proxies)
         };
+        if self.options.request_id {
+            // A trusted proxy's id is kept (its log already names the request by it); anyone
+            // else's is replaced.
+            let from_proxy = self
+                .options
+                .trusted_proxies
+                .trusts(Client::direct(self.peer.ip()).addr);
+            self.request_id = Some(
+                request_id_of(&request)
+                    .filter(|_| from_proxy)
+                    .map_or_else(new_request_id, str::to_owned),
+            );
+        }
         if !framing.has_content() {
             return State::Handling(request);
         }
@@ -618,9 +637,20 @@ impl<T: Transport> Connection<T> {
             Respond::Later(waiting) => return State::Answering { waiting, info },
         };
         State::Writing {
-            reply: Reply::new(answered, info),
+            reply: self.reply(answered, info),
             sending: None,
         }
+    }
+
+    /// The reply to `answered`, with the request's id when `server.request_id` is on (moved
+    /// into the header: the access log reads it back from there).
+    fn reply(&mut self, mut answered: Answered, info: RequestInfo) -> Reply {
+        if let Some(id) = self.request_id.take() {
+            if answered.response.append_header("X-Request-Id", id).is_err() {
+                tracing::debug!("request id not sent: not a valid field value");
+            }
+        }
+        Reply::new(answered, info)
     }
 
     fn encode(&self, reply: &Reply) -> Sending {
@@ -787,6 +817,11 @@ impl<T: Transport> Connection<T> {
             status: reply.response.status().as_u16(),
             bytes,
             body_bytes: bytes.saturating_sub(head_bytes),
+            request_id: if self.options.request_id {
+                reply.response.header("x-request-id")
+            } else {
+                None
+            },
             elapsed,
         });
     }
