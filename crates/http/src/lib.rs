@@ -30,6 +30,7 @@ pub mod forwarded;
 pub mod limits;
 pub mod method;
 pub mod parser;
+pub mod proxy_protocol;
 pub mod request;
 pub mod response;
 pub mod router;
