@@ -486,3 +486,174 @@ fn request_ids_are_kept_from_a_trusted_proxy_or_generated_and_logged() {
         "one id per request"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The PROXY protocol.
+
+fn proxy_protocol_server() -> TestServer {
+    start(|config| {
+        config.connection.proxy_protocol = true;
+        config.connection.trusted_proxies = trusting(&["127.0.0.0/8"]);
+        config.max_connections_per_ip = 1;
+    })
+}
+
+/// Sends `pieces` one write at a time, then a request asking to close; what came back until
+/// the server closed.
+fn send_pieces(stream: &mut TcpStream, pieces: &[&[u8]]) -> Vec<u8> {
+    for piece in pieces {
+        if stream.write_all(piece).is_err() {
+            break;
+        }
+        stream.flush().unwrap();
+    }
+    let mut received = Vec::new();
+    let _ = stream.read_to_end(&mut received);
+    received
+}
+
+const CLOSING_GET: &[u8] =
+    b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nUser-Agent: AGENT\r\nConnection: close\r\n\r\n";
+
+fn closing_get(agent: &str) -> Vec<u8> {
+    String::from_utf8_lossy(CLOSING_GET)
+        .replace("AGENT", agent)
+        .into_bytes()
+}
+
+#[test]
+fn proxy_protocol_headers_give_the_client_address() {
+    let server = proxy_protocol_server();
+    let _format = access_format(AccessFormat::Combined);
+
+    // v1 and the request in one write.
+    let mut conn = connect_from(LOOPBACK, server.addr);
+    let request = [
+        b"PROXY TCP4 203.0.113.50 127.0.0.1 5555 80\r\n".as_slice(),
+        &closing_get("pp-v1"),
+    ]
+    .concat();
+    let received = send_pieces(&mut conn, &[&request]);
+    assert!(
+        received.starts_with(b"HTTP/1.1 200 "),
+        "{:?}",
+        String::from_utf8_lossy(&received)
+    );
+    assert!(line_with("pp-v1").starts_with("203.0.113.50 - - ["));
+
+    // v2 with a TLV, split across writes inside the header.
+    let header = web_server::http::proxy_protocol::v2_header(
+        "[2001:db8::50]:4711".parse().unwrap(),
+        "[2001:db8::1]:443".parse().unwrap(),
+        &[0x01, 0, 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1'],
+    );
+    let mut conn = connect_from(LOOPBACK, server.addr);
+    let received = send_pieces(
+        &mut conn,
+        &[
+            &header[..10],
+            &header[10..20],
+            &header[20..],
+            &closing_get("pp-v2"),
+        ],
+    );
+    assert!(
+        received.starts_with(b"HTTP/1.1 200 "),
+        "{:?}",
+        String::from_utf8_lossy(&received)
+    );
+    assert!(line_with("pp-v2").starts_with("2001:db8::50 - - ["));
+
+    // v1 split in the middle of the line, and LOCAL (a health check): the peer stands.
+    let mut conn = connect_from(LOOPBACK, server.addr);
+    let received = send_pieces(
+        &mut conn,
+        &[
+            b"PROXY TCP4 198.51",
+            b".100.7 127.0.0.1 1 80\r",
+            b"\n",
+            &closing_get("pp-v1-split"),
+        ],
+    );
+    assert!(received.starts_with(b"HTTP/1.1 200 "));
+    assert!(line_with("pp-v1-split").starts_with("198.51.100.7 - - ["));
+    let mut local = header.clone();
+    local[12] = 0x20;
+    let mut conn = connect_from(LOOPBACK, server.addr);
+    let received = send_pieces(&mut conn, &[&local, &closing_get("pp-local")]);
+    assert!(received.starts_with(b"HTTP/1.1 200 "));
+    assert!(line_with("pp-local").starts_with("127.0.0.1 - - ["));
+}
+
+#[test]
+fn missing_or_malformed_proxy_headers_close_the_connection_unanswered() {
+    let server = proxy_protocol_server();
+    let v2 = web_server::http::proxy_protocol::v2_header(
+        "192.0.2.1:1".parse().unwrap(),
+        "192.0.2.2:2".parse().unwrap(),
+        &[],
+    );
+    let with = |at: usize, byte: u8| {
+        let mut bad = v2.clone();
+        bad[at] = byte;
+        bad
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("no header", Vec::new()),
+        (
+            "a bad v1 port",
+            b"PROXY TCP4 192.0.2.1 192.0.2.2 99999 80\r\n".to_vec(),
+        ),
+        (
+            "a v1 family mismatch",
+            b"PROXY TCP4 ::1 192.0.2.2 1 80\r\n".to_vec(),
+        ),
+        (
+            "a bare LF",
+            b"PROXY TCP4 192.0.2.1 192.0.2.2 1 80\n".to_vec(),
+        ),
+        (
+            "a v1 line over 107 bytes",
+            [b"PROXY UNKNOWN ".as_slice(), &[b'x'; 120], b"\r\n"].concat(),
+        ),
+        ("v2 version 1", with(12, 0x11)),
+        ("v2 over UDP", with(13, 0x12)),
+        ("v2 too short for IPv4", with(15, 4)),
+    ];
+    for (what, header) in cases {
+        let mut conn = connect_from(LOOPBACK, server.addr);
+        let received = send_pieces(&mut conn, &[&header, &closing_get("malformed")]);
+        assert!(
+            received.is_empty(),
+            "{what}: answered {:?}",
+            String::from_utf8_lossy(&received)
+        );
+    }
+    // A well-formed header still works afterwards.
+    let mut conn = connect_from(LOOPBACK, server.addr);
+    let received = send_pieces(&mut conn, &[&v2, &closing_get("after-malformed")]);
+    assert!(received.starts_with(b"HTTP/1.1 200 "));
+}
+
+#[test]
+fn behind_a_proxy_protocol_balancer_connections_are_limited_per_client() {
+    let server = proxy_protocol_server(); // max_connections_per_ip = 1
+    let header = |client: &str| format!("PROXY TCP4 {client} 127.0.0.1 1 80\r\n").into_bytes();
+    let mut first = connect_from(LOOPBACK, server.addr);
+    first.write_all(&header("203.0.113.7")).unwrap();
+    assert_eq!(get_with(&mut first, "/a.txt", "").status, 200);
+    // The same client through the same balancer is over its limit; another is not.
+    let mut second = connect_from(LOOPBACK, server.addr);
+    let received = send_pieces(
+        &mut second,
+        &[&header("203.0.113.7"), &closing_get("pp-limited")],
+    );
+    assert!(
+        received.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&received)
+    );
+    let mut other = connect_from(LOOPBACK, server.addr);
+    other.write_all(&header("203.0.113.8")).unwrap();
+    assert_eq!(get_with(&mut other, "/a.txt", "").status, 200);
+}

@@ -77,6 +77,9 @@ pub struct ConnectionOptions {
     pub request_rate: RateLimit,
     /// Whether responses carry an `X-Request-Id` (`server.request_id`).
     pub request_id: bool,
+    /// Whether connections start with a PROXY protocol header (`server.proxy_protocol`);
+    /// read when a connection is accepted.
+    pub proxy_protocol: bool,
 }
 
 /// A new request id: 32 hex digits, a per-process random half and a counter, so ids are unique

@@ -697,6 +697,19 @@ fn validate(settings: &mut Settings, provenance: &Provenance) -> Result<(), Conf
         }
     }
 
+    if settings.server.proxy_protocol && settings.server.trusted_proxies.is_empty() {
+        // Every header would be ignored: the operator meant to name the balancers.
+        return Err(ConfigError::invalid(
+            "server.trusted_proxies",
+            origin_of(provenance, "server.proxy_protocol"),
+            format!(
+                "server.proxy_protocol = true (in {}) needs the balancers that send the header \
+                 listed in server.trusted_proxies, e.g. [\"10.0.0.0/8\"]",
+                origin_of(provenance, "server.proxy_protocol")
+            ),
+        ));
+    }
+
     if settings.admin.token.as_deref() == Some(REDACTED) {
         return Err(ConfigError::invalid(
             "admin.token",

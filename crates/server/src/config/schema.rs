@@ -132,6 +132,10 @@ pub(crate) const SCHEMA: &[KeySpec] = &[
         kind: Kind::Bool,
     },
     KeySpec {
+        key: "server.proxy_protocol",
+        kind: Kind::Bool,
+    },
+    KeySpec {
         key: "timeouts.header_ms",
         kind: ms(1),
     },

@@ -173,6 +173,7 @@ fn connection_options(settings: &Settings) -> ConnectionOptions {
             burst: settings.limits.request_burst,
         },
         request_id: settings.server.request_id,
+        proxy_protocol: settings.server.proxy_protocol,
     }
 }
 

@@ -130,6 +130,11 @@ pub struct ServerSettings {
     /// so one request can be followed from the balancer's log to this one. Off by default: it
     /// costs an allocation per request.
     pub request_id: bool,
+    /// Whether every connection (plain and TLS listeners) starts with a PROXY protocol header
+    /// (v1 or v2) from a TCP balancer such as HAProxy or AWS NLB; one missing or malformed is
+    /// closed unread. The header's client is believed only from `trusted_proxies`, which must
+    /// then list the balancers.
+    pub proxy_protocol: bool,
 }
 
 impl ServerSettings {
