@@ -5,7 +5,7 @@
 //!
 //! | applied at once | needs a restart |
 //! |---|---|
-//! | `timeouts.{header,body,keepalive,send}_ms`, `limits.*`, `server.{trusted_proxies,request_id,proxy_protocol}` (from each connection's next request; `limits.max_connections_per_ip` from the next accept) | `server.{bind,workers,backlog,docroot}` |
+//! | `timeouts.{header,body,keepalive,send}_ms`, `limits.*`, `server.{trusted_proxies,request_id}` (from each connection's next request; `limits.max_connections_per_ip` and `server.proxy_protocol` from the next accepted connection) | `server.{bind,workers,backlog,docroot}` |
 //! | `server.max_connections` | `compression.*`, `cache.max_file_bytes` (the static mounts' rules) |
 //! | `cache.{max_bytes,max_entries,revalidate_ms,max_negative_entries}` | `timeouts.shutdown_ms`, `admin.*`, `tls.bind` |
 //! | `log.level`, `log.access_log`, `log.access_format`; TLS certificates | `log.format` |
