@@ -709,6 +709,46 @@ fn a_missing_docroot_names_the_key_and_where_it_was_set() {
 }
 
 #[test]
+fn proxy_settings_that_cannot_work_are_errors_naming_the_key() {
+    let tmp = TempDir::new("err-proxies");
+    let site = tmp.mkdir("site");
+    let (file, ports) = config_with_ports(&tmp, "");
+    let args = ["--docroot", s(&site), "--config", s(&file)];
+    // The PROXY protocol with no balancer to believe.
+    let output = run(
+        tmp.path(),
+        &args,
+        &[("WEB_SERVER__SERVER__PROXY_PROTOCOL", "true")],
+    );
+    assert_config_error(
+        &output,
+        &[
+            "`server.trusted_proxies`",
+            "server.proxy_protocol",
+            "WEB_SERVER__SERVER__PROXY_PROTOCOL",
+        ],
+    );
+    // A block with host bits set: almost always a typo that would trust too much.
+    let output = run(
+        tmp.path(),
+        &args,
+        &[(
+            "WEB_SERVER__SERVER__TRUSTED_PROXIES",
+            "10.0.0.0/8, 10.1.0.0/8",
+        )],
+    );
+    assert_config_error(
+        &output,
+        &[
+            "`server.trusted_proxies`",
+            "WEB_SERVER__SERVER__TRUSTED_PROXIES",
+            "host bits",
+        ],
+    );
+    assert_ports_free(&ports);
+}
+
+#[test]
 fn prod_without_an_admin_token_is_an_error_naming_admin_token() {
     let tmp = TempDir::new("err-prod-token");
     let site = tmp.mkdir("site");
@@ -922,6 +962,19 @@ fn the_in_code_defaults_are_default_toml_key_by_key() {
             "compression.gzip" => Value::Boolean(config.static_options.gzip),
             "compression.min_bytes" => int(config.static_options.gzip_min_bytes),
             "compression.level" => int(config.static_options.gzip_level.into()),
+            "server.trusted_proxies" => Value::Array(
+                connection
+                    .trusted_proxies
+                    .blocks()
+                    .iter()
+                    .map(|block| Value::String(block.to_string()))
+                    .collect(),
+            ),
+            "server.request_id" => Value::Boolean(connection.request_id),
+            "server.proxy_protocol" => Value::Boolean(connection.proxy_protocol),
+            "limits.max_connections_per_ip" => usize_int(config.max_connections_per_ip),
+            "limits.requests_per_second" => int(connection.request_rate.per_second.into()),
+            "limits.request_burst" => int(connection.request_rate.burst.into()),
             "server.bind" => {
                 assert_eq!(config.bind, [addr("127.0.0.1:0")], "a free loopback port");
                 embedders_choice.push(key);
@@ -946,7 +999,7 @@ fn the_in_code_defaults_are_default_toml_key_by_key() {
                 embedders_choice.push(key);
                 continue;
             }
-            "log.format" | "log.level" | "log.access_log" => {
+            "log.format" | "log.level" | "log.access_log" | "log.access_format" => {
                 assert_eq!(config.log, None, "the application's logging");
                 embedders_choice.push(key);
                 continue;
@@ -978,6 +1031,7 @@ fn the_in_code_defaults_are_default_toml_key_by_key() {
             "log.format",
             "log.level",
             "log.access_log",
+            "log.access_format",
         ]
     );
     assert_eq!(ConnectionOptions::default(), config.connection);

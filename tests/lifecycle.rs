@@ -172,6 +172,51 @@ fn sighup_applies_new_limits_to_live_connections() {
 }
 
 #[test]
+fn sighup_applies_trusted_proxies_per_client_limits_and_the_access_format() {
+    let root = site();
+    let config = root.join("reload.toml");
+    write_config(&config, "[limits]\nrequests_per_second = 0\n");
+    let mut running = start(&root, Some(&config), &[]);
+    let addr = running.ready()[0];
+    let mut conn = connect(addr);
+    let forwarded = "GET /a.txt HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 203.0.113.77\r\nUser-Agent: reloaded-agent\r\n\r\n";
+    for _ in 0..3 {
+        assert_eq!(
+            exchange(&mut conn, forwarded).status,
+            200,
+            "no rate limit yet"
+        );
+    }
+
+    write_config(
+        &config,
+        "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n\n[limits]\nrequests_per_second = 1\nrequest_burst = 1\nmax_connections_per_ip = 8\n\n[log]\naccess_log = true\naccess_format = \"combined\"\n",
+    );
+    running.signal("-HUP");
+    let reloaded = running.wait_for("configuration reloaded");
+    for key in [
+        "server.trusted_proxies",
+        "limits.requests_per_second",
+        "limits.request_burst",
+        "limits.max_connections_per_ip",
+        "log.access_format",
+    ] {
+        assert!(reloaded.contains(key), "{key} not in: {reloaded}");
+    }
+
+    // The same connection: the forwarded client now has a bucket of one.
+    assert_eq!(exchange(&mut conn, forwarded).status, 200);
+    let limited = exchange(&mut conn, forwarded);
+    assert_eq!(limited.status, 429);
+    assert!(limited.header("retry-after").is_some());
+    // And the access log names it, in nginx's format.
+    let line = running.wait_for("reloaded-agent");
+    assert!(line.starts_with("203.0.113.77 - - ["), "{line}");
+    running.signal("-TERM");
+    assert_eq!(running.exit_code(), Some(0));
+}
+
+#[test]
 fn admin_reload_reports_changes_and_rejects_invalid_configs() {
     let root = site();
     let config = root.join("reload.toml");

@@ -57,6 +57,7 @@ fn settings(format: LogFormat, level: &str, access_log: bool) -> LogSettings {
         format,
         level: level.to_owned(),
         access_log,
+        access_format: web_server::access_log::AccessFormat::Text,
     }
 }
 
@@ -72,14 +73,18 @@ fn captured(log: &LogSettings, body: impl FnOnce(&logging::LogHandle)) -> Vec<St
 fn entry() -> AccessEntry<'static> {
     AccessEntry {
         peer: "127.0.0.1:54321".parse().unwrap(),
+        client: "127.0.0.1".parse().unwrap(),
         method: "GET",
         target: "/index.html?q=1",
         version: "HTTP/1.1",
         status: 200,
         bytes: 1661,
+        body_bytes: 1500,
         duration: Duration::from_micros(182),
         user_agent: Some("curl/8.0"),
         referer: Some("http://example.com/"),
+        host: Some("localhost"),
+        request_id: None,
     }
 }
 

@@ -376,3 +376,72 @@ fn located_files_are_always_inside_the_canonical_root() {
         })
         .unwrap();
 }
+
+/// The PROXY protocol parser on arbitrary input, and on headers mutated a byte at a time:
+/// it never panics, a complete header never claims more bytes than it was given (nor more than
+/// the spec allows), and every prefix of a header is partial, never an error or a different
+/// header.
+#[test]
+fn proxy_protocol_parser_is_total_and_prefix_consistent() {
+    use web_server_http::proxy_protocol::{parse, v2_header, ProxyParse, V1_MAX, V2_MAX};
+    let check = |bytes: &[u8]| {
+        if let Ok(ProxyParse::Complete { len, .. }) = parse(bytes) {
+            assert!(len <= bytes.len() && len <= V2_MAX.max(V1_MAX), "{bytes:?}");
+            for end in 0..len {
+                assert_eq!(
+                    parse(&bytes[..end]),
+                    Ok(ProxyParse::Partial),
+                    "prefix {end} of {bytes:?}"
+                );
+            }
+            assert_eq!(
+                parse(&bytes[..len]),
+                parse(bytes),
+                "what follows the header changes nothing"
+            );
+        }
+    };
+    let headers = prop_oneof![
+        Just(b"PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n".to_vec()),
+        Just(b"PROXY TCP6 2001:db8::1 2001:db8::2 1 2\r\n".to_vec()),
+        Just(b"PROXY UNKNOWN\r\n".to_vec()),
+        Just(v2_header(
+            "192.0.2.1:1".parse().unwrap(),
+            "198.51.100.2:2".parse().unwrap(),
+            &[]
+        )),
+        Just(v2_header(
+            "[2001:db8::1]:1".parse().unwrap(),
+            "[::1]:2".parse().unwrap(),
+            &[1, 0, 1, b'x']
+        )),
+    ];
+    let mutated = (
+        headers,
+        any::<usize>(),
+        any::<u8>(),
+        prop::collection::vec(any::<u8>(), 0..64),
+    )
+        .prop_map(|(mut header, at, byte, tail)| {
+            let at = at % header.len();
+            header[at] = byte;
+            header.extend_from_slice(&tail);
+            header
+        });
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 4000,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&mutated, |bytes| {
+            check(&bytes);
+            Ok(())
+        })
+        .unwrap();
+    runner
+        .run(&prop::collection::vec(any::<u8>(), 0..300), |bytes| {
+            check(&bytes);
+            Ok(())
+        })
+        .unwrap();
+}

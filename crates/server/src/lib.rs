@@ -46,6 +46,7 @@
 pub mod access_log;
 mod admin;
 mod cache;
+pub mod client_limits;
 mod coarse_time;
 pub mod config;
 mod embed;

@@ -48,6 +48,7 @@ static INSTALLED: OnceLock<LogHandle> = OnceLock::new();
 /// first, that one is kept (and [`reconfigure`] then only sets the access-log switch).
 pub fn init(log: &LogSettings) {
     access_log::set_enabled(log.access_log);
+    access_log::set_format(log.access_format);
     let rust_log = std::env::var("RUST_LOG")
         .ok()
         .filter(|directives| !directives.trim().is_empty())
@@ -92,6 +93,7 @@ pub fn reconfigure(log: &LogSettings) -> Result<(), String> {
         Some(handle) => handle.reconfigure(log),
         None => {
             access_log::set_enabled(log.access_log);
+            access_log::set_format(log.access_format);
             Ok(())
         }
     }
@@ -107,6 +109,7 @@ where
 {
     let filter = parse_filter(&directives(&log.level, log.access_log))?;
     access_log::set_enabled(log.access_log);
+    access_log::set_format(log.access_format);
     let (subscriber, handle) = build(log.format, filter, writer, false, None);
     Ok((Dispatch::new(subscriber), handle))
 }
@@ -150,6 +153,7 @@ impl LogHandle {
             .reload(filter)
             .map_err(|err| format!("cannot change the log filter: {err}"))?;
         access_log::set_enabled(log.access_log);
+        access_log::set_format(log.access_format);
         sync_log_crate_level();
         tracing::info!(
             filter = %directives,
@@ -242,11 +246,15 @@ where
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
             .with_writer(writer)
             .with_ansi(false)
+            .event_format(Lines(
+                tracing_subscriber::fmt::format()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false),
+            ))
             .boxed(),
     };
     let subscriber = Registry::default().with(filter).with(output);
@@ -256,6 +264,58 @@ where
         rust_log,
     };
     (subscriber, handle)
+}
+
+/// Writes an access-log event's preformatted line (`log.access_format` `combined` or `json`)
+/// as it is, and every other event as `F` does: a collector reading nginx's format or the
+/// documented JSON object gets exactly that line, whatever `log.format` is.
+struct Lines<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for Lines<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        match write_preformatted(event, &mut writer) {
+            Some(result) => result,
+            None => self.0.format_event(ctx, writer, event),
+        }
+    }
+}
+
+/// Writes an access event's [`access_log::LINE_FIELD`] line; `None` for any other event.
+fn write_preformatted(event: &Event<'_>, writer: &mut Writer<'_>) -> Option<fmt::Result> {
+    struct Line<'w, 'a>(&'w mut Writer<'a>, fmt::Result);
+    impl Visit for Line<'_, '_> {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            if field.name() == access_log::LINE_FIELD {
+                self.1 = self
+                    .0
+                    .write_str(value)
+                    .and_then(|()| self.0.write_char('\n'));
+            }
+        }
+        fn record_debug(&mut self, _: &Field, _: &dyn fmt::Debug) {}
+    }
+    if event.metadata().target() != access_log::TARGET
+        || event
+            .metadata()
+            .fields()
+            .field(access_log::LINE_FIELD)
+            .is_none()
+    {
+        return None;
+    }
+    let mut line = Line(writer, Ok(()));
+    event.record(&mut line);
+    Some(line.1)
 }
 
 /// A human format (`F`, tracing-subscriber's full or compact one) that prints access-log
@@ -277,6 +337,9 @@ where
         if event.metadata().target() != access_log::TARGET {
             return self.0.format_event(ctx, writer, event);
         }
+        if let Some(result) = write_preformatted(event, &mut writer) {
+            return result;
+        }
         let mut fields = AccessFields::default();
         event.record(&mut fields);
         let ansi = writer.has_ansi_escapes();
@@ -293,7 +356,11 @@ where
             "{reset} {green} INFO{reset} {dim}{}:{reset} ",
             access_log::TARGET
         )?;
-        write!(writer, "{} \"", fields.peer)?;
+        // Behind a trusted proxy the client's address, else the peer's with its port.
+        match &fields.client {
+            Some(client) => write!(writer, "{client} \"")?,
+            None => write!(writer, "{} \"", fields.peer)?,
+        }
         escaped(&mut writer, &fields.method)?;
         writer.write_char(' ')?;
         escaped(&mut writer, &fields.uri)?;
@@ -316,8 +383,10 @@ where
 /// An access-log event's fields, collected to print them in the access line's order.
 #[derive(Default)]
 struct AccessFields {
-    /// `peer`: the client's address, first on the line.
+    /// `peer`: the TCP peer, first on the line unless `client` differs.
     peer: String,
+    /// `client`: the client's address (trusted proxies' report, else the peer's).
+    client: Option<String>,
     /// `method`: in the quoted request line.
     method: String,
     /// `uri`: the request target, in the quoted request line.
@@ -365,8 +434,10 @@ impl Visit for AccessFields {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "peer" {
-            self.peer = format!("{value:?}");
+        match field.name() {
+            "peer" => self.peer = format!("{value:?}"),
+            "client" => self.client = Some(format!("{value:?}")),
+            _ => {}
         }
     }
 }
@@ -426,14 +497,18 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             access_log::record(&access_log::AccessEntry {
                 peer: "[::1]:8080".parse().unwrap(),
+                client: "::1".parse().unwrap(),
                 method: "HEAD",
                 target: "/",
                 version: "HTTP/1.0",
                 status: 304,
                 bytes: 0,
+                body_bytes: 0,
                 duration: std::time::Duration::from_nanos(1500),
                 user_agent: None,
                 referer: None,
+                host: None,
+                request_id: None,
             })
         });
         let line = String::from_utf8(out.lock().unwrap().clone()).unwrap();

@@ -5,6 +5,9 @@
 //!
 //! For each request, top to bottom:
 //!
+//! 0. **Limit.** A client over `limits.requests_per_second` (and its burst) is answered 429
+//!    with `Retry-After` and goes no further. The client is the address trusted proxies
+//!    report, else the peer ([`web_server_http::forwarded`]); the connection works it out.
 //! 1. **Redirect.** A plain listener that sends everyone to HTTPS answers 301 and stops here.
 //! 2. **Route, once.** The router finds a handler, a static mount, or answers by itself (204
 //!    for OPTIONS, 404, 405, 501). Nothing later looks the route up again.
@@ -25,7 +28,7 @@
 //! in [`Pipeline::finish`].
 
 use std::any::Any;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -37,10 +40,13 @@ use futures_util::FutureExt;
 use web_server_http::static_files::FileContent;
 use web_server_http::{
     Limits, Method, Params, Prepared, Request, Response, Route, Router, StaticFiles, StatusCode,
+    TrustedProxies,
 };
 
 use crate::access_log;
 use crate::cache::{StaticCache, StaticSource};
+use crate::client_limits::{RateLimit, RequestRates};
+use crate::coarse_time;
 use crate::metrics;
 use crate::zero_copy::FileRange;
 
@@ -63,6 +69,34 @@ pub struct ConnectionOptions {
     pub max_keepalive_requests: u64,
     /// The `Server` header value, or none to omit it.
     pub server_header: Option<String>,
+    /// Peers whose forwarding headers give the client's address and scheme
+    /// (`server.trusted_proxies`).
+    pub trusted_proxies: TrustedProxies,
+    /// Requests per client and second, with a burst (`limits.requests_per_second`,
+    /// `limits.request_burst`); off when `per_second` is 0.
+    pub request_rate: RateLimit,
+    /// Whether responses carry an `X-Request-Id` (`server.request_id`).
+    pub request_id: bool,
+    /// Whether connections start with a PROXY protocol header (`server.proxy_protocol`);
+    /// read when a connection is accepted.
+    pub proxy_protocol: bool,
+}
+
+/// A new request id: 32 hex digits, a per-process random half and a counter, so ids are unique
+/// within a process and unlikely to meet another process's (as nginx's `$request_id`, which
+/// is 32 random hex digits). Not secret: it names a request, it grants nothing.
+pub(crate) fn new_request_id() -> String {
+    use std::hash::BuildHasher;
+    use std::sync::OnceLock;
+    static PROCESS: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let process = *PROCESS.get_or_init(|| {
+        std::hash::RandomState::new().hash_one((std::process::id(), std::time::SystemTime::now()))
+    });
+    format!(
+        "{process:016x}{:016x}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A plain handler: runs inline and answers at once.
@@ -108,6 +142,8 @@ pub(crate) struct Pipeline {
     options: RwLock<Arc<ConnectionOptions>>,
     /// Bumped on every reload, so connections notice with one atomic load per request.
     generation: AtomicU64,
+    /// Token buckets per client address, for `limits.requests_per_second`.
+    rates: RequestRates,
 }
 
 impl Pipeline {
@@ -122,6 +158,7 @@ impl Pipeline {
             cache,
             options: RwLock::new(Arc::new(options)),
             generation: AtomicU64::new(0),
+            rates: RequestRates::default(),
         })
     }
 
@@ -160,7 +197,26 @@ impl Pipeline {
     /// remembered 404 included). Otherwise says what must be waited for, and
     /// [`finish`](Self::finish) waits. The connection answers the common case without an
     /// `await`, so the future it keeps while idle need not hold this pipeline's state.
-    pub(crate) fn respond_now(&self, request: Request, redirect_https: Option<u16>) -> Respond {
+    ///
+    /// `client` is the request's client address, limited by `rate`; `redirect_https` is set
+    /// when plain HTTP goes to HTTPS (and the client did not come over HTTPS to a trusted
+    /// proxy).
+    pub(crate) fn respond_now(
+        &self,
+        request: Request,
+        client: IpAddr,
+        rate: RateLimit,
+        redirect_https: Option<u16>,
+    ) -> Respond {
+        if rate.is_on() {
+            if let Err(wait) = self
+                .rates
+                .check(client, rate, coarse_time::monotonic_millis())
+            {
+                metrics::client_request_limited();
+                return Respond::Now(Answered::new(request, too_many_requests(wait)));
+            }
+        }
         if let Some(port) = redirect_https {
             let response = redirect_to_https(&request, port);
             return Respond::Now(Answered::new(request, response));
@@ -251,14 +307,18 @@ impl Pipeline {
             let request = exchange.request;
             access_log::record(&access_log::AccessEntry {
                 peer: exchange.peer,
+                client: exchange.client,
                 method: exchange.method.map_or("-", Method::as_str),
                 target: request.map_or("-", Request::target),
                 version: request.map_or("-", |r| r.version().as_str()),
                 status: exchange.status,
                 bytes: exchange.bytes,
+                body_bytes: exchange.body_bytes,
                 duration: exchange.elapsed,
                 user_agent: request.and_then(|r| r.header_str("user-agent")),
                 referer: request.and_then(|r| r.header_str("referer")),
+                host: request.and_then(Request::host),
+                request_id: exchange.request_id,
             });
         }
     }
@@ -266,8 +326,10 @@ impl Pipeline {
 
 /// One finished exchange, as the connection saw it, for [`Pipeline::completed`].
 pub(crate) struct Exchange<'a> {
-    /// The client.
+    /// The TCP peer.
     pub(crate) peer: SocketAddr,
+    /// The client's address: what trusted proxies reported, else the peer's.
+    pub(crate) client: IpAddr,
     /// The request's method; `None` when it was not recognised (or never parsed).
     pub(crate) method: Option<Method>,
     /// The request, or `None` for one that was rejected before it was whole.
@@ -276,6 +338,10 @@ pub(crate) struct Exchange<'a> {
     pub(crate) status: u16,
     /// Bytes written for it, head and body.
     pub(crate) bytes: u64,
+    /// Of `bytes`, the body's.
+    pub(crate) body_bytes: u64,
+    /// The `X-Request-Id` sent with the answer, when `server.request_id` is on.
+    pub(crate) request_id: Option<&'a str>,
     /// From the request's first byte to the end of its answer.
     pub(crate) elapsed: Duration,
 }
@@ -400,6 +466,16 @@ fn panicked(request: Request, payload: Box<dyn Any + Send>, handler: &str) -> An
         "{handler} panicked; answering 500 and closing the connection"
     );
     Answered::new(request, internal_error())
+}
+
+/// 429 for a client over its request rate (RFC 6585 §4), with when to try again: whole
+/// seconds (RFC 9110 §10.2.3), rounded up so that a client that waits that long is served.
+fn too_many_requests(wait: Duration) -> Response {
+    let seconds = wait.as_millis().div_ceil(1000).max(1);
+    // An allocation on the refusal path only.
+    Response::text(StatusCode::TOO_MANY_REQUESTS, "too many requests\n")
+        .with_header("Retry-After", seconds.to_string())
+        .expect("digits are a valid field value")
 }
 
 fn internal_error() -> Response {

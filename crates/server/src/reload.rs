@@ -5,10 +5,10 @@
 //!
 //! | applied at once | needs a restart |
 //! |---|---|
-//! | `timeouts.{header,body,keepalive,send}_ms`, `limits.*` (from each connection's next request) | `server.{bind,workers,backlog,docroot}` |
+//! | `timeouts.{header,body,keepalive,send}_ms`, `limits.*`, `server.{trusted_proxies,request_id}` (from each connection's next request; `limits.max_connections_per_ip` and `server.proxy_protocol` from the next accepted connection) | `server.{bind,workers,backlog,docroot}` |
 //! | `server.max_connections` | `compression.*`, `cache.max_file_bytes` (the static mounts' rules) |
 //! | `cache.{max_bytes,max_entries,revalidate_ms,max_negative_entries}` | `timeouts.shutdown_ms`, `admin.*`, `tls.bind` |
-//! | `log.level`, `log.access_log`; TLS certificates | `log.format` |
+//! | `log.level`, `log.access_log`, `log.access_format`; TLS certificates | `log.format` |
 
 use std::sync::{Arc, Mutex};
 
@@ -205,6 +205,26 @@ impl Reloader {
                 "limits.max_keepalive_requests",
                 old_conn.max_keepalive_requests != new_conn.max_keepalive_requests,
             ),
+            (
+                "limits.requests_per_second",
+                old_conn.request_rate.per_second != new_conn.request_rate.per_second,
+            ),
+            (
+                "limits.request_burst",
+                old_conn.request_rate.burst != new_conn.request_rate.burst,
+            ),
+            (
+                "server.trusted_proxies",
+                old_conn.trusted_proxies != new_conn.trusted_proxies,
+            ),
+            (
+                "server.request_id",
+                old_conn.request_id != new_conn.request_id,
+            ),
+            (
+                "server.proxy_protocol",
+                old_conn.proxy_protocol != new_conn.proxy_protocol,
+            ),
         ];
         if live.iter().any(|(_, changed)| *changed) {
             self.pipeline.set_options(new.connection.clone());
@@ -212,6 +232,19 @@ impl Reloader {
                 .applied
                 .extend(live.iter().filter(|(_, c)| *c).map(|(key, _)| *key));
             current.connection = new.connection.clone();
+        }
+        if current.max_connections_per_ip != new.max_connections_per_ip
+            || self.gate.per_ip_limit() != new.max_connections_per_ip
+            || report.applied.contains(&"server.trusted_proxies")
+        {
+            self.gate.set_per_ip_limit(
+                new.max_connections_per_ip,
+                new.connection.trusted_proxies.clone(),
+            );
+            if current.max_connections_per_ip != new.max_connections_per_ip {
+                report.applied.push("limits.max_connections_per_ip");
+            }
+            current.max_connections_per_ip = new.max_connections_per_ip;
         }
         if current.max_connections != new.max_connections {
             self.gate.set_limit(new.max_connections);
@@ -250,7 +283,10 @@ impl Reloader {
                 if old_log.format != new_log.format {
                     report.needs_restart.push("log.format");
                 }
-                if old_log.level != new_log.level || old_log.access_log != new_log.access_log {
+                if old_log.level != new_log.level
+                    || old_log.access_log != new_log.access_log
+                    || old_log.access_format != new_log.access_format
+                {
                     // The format is reported as needing a restart above; apply the rest.
                     let applicable = crate::config::LogSettings {
                         format: old_log.format,
@@ -263,6 +299,9 @@ impl Reloader {
                             }
                             if old_log.access_log != new_log.access_log {
                                 report.applied.push("log.access_log");
+                            }
+                            if old_log.access_format != new_log.access_format {
+                                report.applied.push("log.access_format");
                             }
                             let format = old_log.format;
                             current.log = Some(crate::config::LogSettings {

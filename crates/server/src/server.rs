@@ -91,6 +91,11 @@ impl Server {
             }
         };
         let terminator = tls.as_ref().map(|(_, tls)| tls.clone());
+        let gate = ConnectionGate::new(config.max_connections);
+        gate.set_per_ip_limit(
+            config.max_connections_per_ip,
+            config.connection.trusted_proxies.clone(),
+        );
         let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
         let partitions = Partitions::new(workers);
         let shared = ListenerShared::with_tls(
@@ -98,7 +103,7 @@ impl Server {
             tls,
             arbiters.iter().map(Arbiter::handle).collect(),
             partitions.clone(),
-            ConnectionGate::new(config.max_connections),
+            gate,
         );
         let cache = StaticCache::new(config.cache);
         let loader = StaticLoader::new(config.static_options.max_inline_bytes);

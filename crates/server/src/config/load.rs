@@ -596,6 +596,10 @@ fn config_value(val: &Val, origin: &Origin) -> ::config::Value {
             Some(&origin),
             ValueKind::Array(hosts.iter().map(|h| text(h.clone())).collect()),
         ),
+        Val::Cidrs(blocks) => Value::new(
+            Some(&origin),
+            ValueKind::Array(blocks.iter().map(|b| text(b.to_string())).collect()),
+        ),
         Val::Addr(addr) => text(addr.map(|a| a.to_string()).unwrap_or_default()),
         Val::Path(path) => text(
             path.as_deref()
@@ -691,6 +695,19 @@ fn validate(settings: &mut Settings, provenance: &Provenance) -> Result<(), Conf
                 ConfigError::invalid("tls.cert", origin_of(provenance, "tls.cert"), detail)
             })?;
         }
+    }
+
+    if settings.server.proxy_protocol && settings.server.trusted_proxies.is_empty() {
+        // Every header would be ignored: the operator meant to name the balancers.
+        return Err(ConfigError::invalid(
+            "server.trusted_proxies",
+            origin_of(provenance, "server.proxy_protocol"),
+            format!(
+                "server.proxy_protocol = true (in {}) needs the balancers that send the header \
+                 listed in server.trusted_proxies, e.g. [\"10.0.0.0/8\"]",
+                origin_of(provenance, "server.proxy_protocol")
+            ),
+        ));
     }
 
     if settings.admin.token.as_deref() == Some(REDACTED) {

@@ -51,8 +51,8 @@ pub use crate::pipeline::ConnectionOptions;
 pub use crate::tls::TlsConfig;
 pub use error::{ConfigError, ErrorKind, Origin};
 pub use settings::{
-    Admin, CacheSettings, Compression, Limits, LogFormat, LogSettings, Profile, ServerSettings,
-    Settings, Timeouts, Tls,
+    AccessFormat, Admin, CacheSettings, Compression, Limits, LogFormat, LogSettings, Profile,
+    ServerSettings, Settings, Timeouts, Tls,
 };
 
 /// Prefix of the environment variables that set keys: `WEB_SERVER__SERVER__BIND` sets

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use tracing_subscriber::EnvFilter;
+use web_server_http::Cidr;
 
 /// The shape of a key's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +36,8 @@ pub(crate) enum Kind {
     Dir,
     /// An optional file path; `""` means none.
     OptFile,
+    /// A list of address blocks (`10.0.0.0/8`, `::1/128`, a bare address), possibly empty.
+    Cidrs,
 }
 
 /// One configuration key.
@@ -95,6 +98,9 @@ const fn count(min: u64, max: u64) -> Kind {
 /// The names `log.format` accepts (also offered by `--log-format` and its completions).
 pub(crate) const LOG_FORMATS: &[&str] = &["pretty", "compact", "json"];
 
+/// The names `log.access_format` accepts.
+pub(crate) const ACCESS_FORMATS: &[&str] = &["text", "combined", "json"];
+
 /// Every key, in the order of `config/default.toml` and docs/configuration.md.
 pub(crate) const SCHEMA: &[KeySpec] = &[
     KeySpec {
@@ -116,6 +122,18 @@ pub(crate) const SCHEMA: &[KeySpec] = &[
     KeySpec {
         key: "server.docroot",
         kind: Kind::Dir,
+    },
+    KeySpec {
+        key: "server.trusted_proxies",
+        kind: Kind::Cidrs,
+    },
+    KeySpec {
+        key: "server.request_id",
+        kind: Kind::Bool,
+    },
+    KeySpec {
+        key: "server.proxy_protocol",
+        kind: Kind::Bool,
     },
     KeySpec {
         key: "timeouts.header_ms",
@@ -156,6 +174,18 @@ pub(crate) const SCHEMA: &[KeySpec] = &[
     KeySpec {
         key: "limits.max_keepalive_requests",
         kind: count(1, u32::MAX as u64),
+    },
+    KeySpec {
+        key: "limits.max_connections_per_ip",
+        kind: count(0, 1_000_000),
+    },
+    KeySpec {
+        key: "limits.requests_per_second",
+        kind: count(0, 1_000_000),
+    },
+    KeySpec {
+        key: "limits.request_burst",
+        kind: count(1, 1_000_000),
     },
     KeySpec {
         key: "cache.max_bytes",
@@ -237,6 +267,10 @@ pub(crate) const SCHEMA: &[KeySpec] = &[
         key: "log.access_log",
         kind: Kind::Bool,
     },
+    KeySpec {
+        key: "log.access_format",
+        kind: Kind::Choice(ACCESS_FORMATS),
+    },
 ];
 
 /// The spec of a dotted key, if it is known.
@@ -307,6 +341,8 @@ pub(crate) enum Val {
     Addr(Option<SocketAddr>),
     /// A path, relative ones not yet resolved (`None` written as `""`).
     Path(Option<PathBuf>),
+    /// Address blocks.
+    Cidrs(Vec<Cidr>),
 }
 
 impl Kind {
@@ -345,6 +381,10 @@ impl Kind {
             Kind::OptFile => "a file path, or \"\" for none".to_owned(),
             Kind::Hosts => {
                 "a list of host names without ports, such as [\"admin.internal\"]".to_owned()
+            }
+            Kind::Cidrs => {
+                "a list of address blocks such as [\"10.0.0.0/8\", \"::1/128\"] (empty trusts none)"
+                    .to_owned()
             }
         }
     }
@@ -402,6 +442,23 @@ impl Kind {
                 }
                 Val::Hosts(hosts)
             }
+            (Kind::Cidrs, toml::Value::Array(items)) => {
+                let mut blocks = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        toml::Value::String(s) => blocks.push(parse_cidr(s, self)?),
+                        other => {
+                            return Err(format!(
+                                "expected {}, found {} in the list",
+                                self.expected(),
+                                describe(other)
+                            ))
+                        }
+                    }
+                }
+                Val::Cidrs(blocks)
+            }
+            (Kind::Cidrs, toml::Value::String(s)) => self.parse_text(s)?,
             // A single address is accepted where a list is expected: `bind = "127.0.0.1:80"`.
             (Kind::Addrs { .. }, toml::Value::String(s)) => self.parse_text(s)?,
             (Kind::OptAddr | Kind::Dir | Kind::OptFile, toml::Value::String(s)) => {
@@ -441,6 +498,13 @@ impl Kind {
                     .filter(|s| !s.is_empty())
                     .map(str::to_owned)
                     .collect(),
+            ),
+            Kind::Cidrs => Val::Cidrs(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| parse_cidr(s, self))
+                    .collect::<Result<_, _>>()?,
             ),
             Kind::OptAddr => match text.trim() {
                 "" => Val::Addr(None),
@@ -496,6 +560,11 @@ fn is_host_name(host: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'[' | b']' | b':'))
         && (host.starts_with('[') || !host.contains(':'))
+}
+
+fn parse_cidr(text: &str, kind: Kind) -> Result<Cidr, String> {
+    text.parse()
+        .map_err(|e| format!("expected {}, but {e}", kind.expected()))
 }
 
 fn parse_addr(text: &str) -> Result<SocketAddr, String> {
@@ -683,6 +752,16 @@ mod tests {
         assert!(Kind::Directive.parse_text("WARN").is_ok());
         let err = Kind::Directive.parse_text("inof").unwrap_err();
         assert!(err.contains("\"inof\" is not a level"), "{err}");
+        let blocks = lookup("server.trusted_proxies").unwrap().kind;
+        assert_eq!(
+            blocks.parse_text("10.0.0.0/8, ::1"),
+            Ok(Val::Cidrs(vec![
+                "10.0.0.0/8".parse().unwrap(),
+                "::1/128".parse().unwrap()
+            ]))
+        );
+        let err = blocks.parse_text("10.1.0.0/8").unwrap_err();
+        assert!(err.contains("host bits"), "{err}");
         let format = lookup("log.format").unwrap().kind;
         assert!(format.parse_text("json").is_ok());
         assert!(format.parse_text("xml").unwrap_err().contains("\"xml\""));

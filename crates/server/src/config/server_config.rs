@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use web_server_http::{Limits, StaticOptions};
+use web_server_http::{Limits, StaticOptions, TrustedProxies};
 
 use super::{LogSettings, Settings};
 use crate::cache::CacheOptions;
+use crate::client_limits::RateLimit;
 use crate::pipeline::ConnectionOptions;
 use crate::tls::TlsConfig;
 
@@ -80,6 +81,9 @@ pub struct ServerConfig {
     pub backlog: u32,
     /// Live connections at most (`server.max_connections`).
     pub max_connections: usize,
+    /// Live connections at most from one peer address (`limits.max_connections_per_ip`; 0 =
+    /// no limit; trusted proxies are not counted).
+    pub max_connections_per_ip: usize,
     /// Static files served at `/` (`server.docroot`), if any.
     pub docroot: Option<PathBuf>,
     /// Static-file rules (compression, index file…).
@@ -163,6 +167,13 @@ fn connection_options(settings: &Settings) -> ConnectionOptions {
         send_timeout: settings.timeouts.send(),
         max_keepalive_requests: settings.limits.max_keepalive_requests,
         server_header: Some("web_server".to_owned()),
+        trusted_proxies: TrustedProxies::new(settings.server.trusted_proxies.clone()),
+        request_rate: RateLimit {
+            per_second: settings.limits.requests_per_second,
+            burst: settings.limits.request_burst,
+        },
+        request_id: settings.server.request_id,
+        proxy_protocol: settings.server.proxy_protocol,
     }
 }
 
@@ -184,6 +195,7 @@ impl ServerConfig {
             workers: settings.server.workers,
             backlog: settings.server.backlog,
             max_connections: settings.server.max_connections,
+            max_connections_per_ip: settings.limits.max_connections_per_ip,
             docroot: Some(settings.server.docroot.clone()),
             static_options: StaticOptions {
                 gzip: settings.compression.gzip,

@@ -11,6 +11,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use web_server_http::Cidr;
+
+pub use crate::access_log::AccessFormat;
 
 /// Which profile file (`config/{profile}.toml`) is layered over `config/default.toml`.
 #[derive(
@@ -117,6 +120,21 @@ pub struct ServerSettings {
     /// resolved as docs/configuration.md says).
     #[serde(serialize_with = "path_text::serialize")]
     pub docroot: PathBuf,
+    /// Peers whose `Forwarded`, `X-Forwarded-For` and `X-Forwarded-Proto` are believed (the
+    /// load balancers in front); empty trusts none. From anyone else the headers are ignored,
+    /// since any client can send them. See docs/operations.md, "Deploying behind a balancer".
+    #[serde(with = "cidr_text")]
+    pub trusted_proxies: Vec<Cidr>,
+    /// Whether every response carries an `X-Request-Id` (and the access log's `json` line a
+    /// `request_id`): a trusted proxy's id when it sent a plain one, else one generated here,
+    /// so one request can be followed from the balancer's log to this one. Off by default: it
+    /// costs an allocation per request.
+    pub request_id: bool,
+    /// Whether every connection (plain and TLS listeners) starts with a PROXY protocol header
+    /// (v1 or v2) from a TCP balancer such as HAProxy or AWS NLB; one missing or malformed is
+    /// closed unread. The header's client is believed only from `trusted_proxies`, which must
+    /// then list the balancers.
+    pub proxy_protocol: bool,
 }
 
 impl ServerSettings {
@@ -200,6 +218,16 @@ pub struct Limits {
     /// Requests served on one connection before it is closed (nginx `keepalive_requests`), so
     /// long-lived connections are recycled and per-connection state cannot grow forever.
     pub max_keepalive_requests: u64,
+    /// Connections open at once from one peer address (nginx `limit_conn`); more are closed
+    /// at accept, unread. 0 = no limit. Trusted proxies are not counted: they carry many
+    /// clients. Keeps one address from taking every `server.max_connections` slot.
+    pub max_connections_per_ip: usize,
+    /// Requests per second one client (the address trusted proxies report, else the peer) may
+    /// sustain (nginx `limit_req`); over it, 429 with `Retry-After`. 0 = no limit.
+    pub requests_per_second: u32,
+    /// Requests a client may make at once before `requests_per_second` applies: the token
+    /// bucket's size, so a page's burst of assets is not refused.
+    pub request_burst: u32,
 }
 
 /// `[cache]`: the in-memory cache of small static files.
@@ -344,6 +372,10 @@ pub struct LogSettings {
     /// Whether every request is logged (method, target, status, bytes, duration); off in tests
     /// to keep their output readable.
     pub access_log: bool,
+    /// The access line: `text` (the classic line inside the log format), `combined` (nginx's
+    /// `combined`, byte for byte, for GoAccess and log shippers' nginx parsers) or `json` (one
+    /// object per request with a documented, stable field set).
+    pub access_format: AccessFormat,
 }
 
 /// Serialises a path as UTF-8 text (lossily, so rendering never fails); loading guarantees
@@ -387,6 +419,24 @@ mod opt_text {
             Some(text) if text.is_empty() => Ok(None),
             Some(text) => text.parse().map(Some).map_err(D::Error::custom),
         }
+    }
+}
+
+/// Address blocks written as text (`"10.0.0.0/8"`).
+mod cidr_text {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use web_server_http::Cidr;
+
+    pub fn serialize<S: Serializer>(blocks: &[Cidr], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(blocks.iter().map(ToString::to_string))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Cidr>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|text| text.parse().map_err(D::Error::custom))
+            .collect()
     }
 }
 

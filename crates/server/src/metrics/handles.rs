@@ -103,6 +103,10 @@ pub(crate) struct Handles {
     pub(crate) tls_handshakes: Counter,
     /// `web_server_tls_handshake_failures_total`.
     pub(crate) tls_handshake_failures: Counter,
+    /// `web_server_client_connections_refused_total`.
+    pub(crate) client_connections_refused: Counter,
+    /// `web_server_client_requests_limited_total`.
+    pub(crate) client_requests_limited: Counter,
     /// `web_server_connections_active`, set by the metrics actor.
     pub(crate) connections_active: Gauge,
     /// `web_server_requests_per_second`, set by the metrics actor.
@@ -129,6 +133,8 @@ impl Handles {
             cache_evictions: counter(recorder, series::CACHE_EVICTIONS),
             tls_handshakes: counter(recorder, series::TLS_HANDSHAKES),
             tls_handshake_failures: counter(recorder, series::TLS_HANDSHAKE_FAILURES),
+            client_connections_refused: counter(recorder, series::CLIENT_CONNECTIONS_REFUSED),
+            client_requests_limited: counter(recorder, series::CLIENT_REQUESTS_LIMITED),
             connections_active: gauge(series::CONNECTIONS_ACTIVE),
             requests_per_second: gauge(series::REQUESTS_PER_SECOND),
             resident_memory: gauge(series::RESIDENT_MEMORY),

@@ -108,6 +108,24 @@ pub(crate) fn connection_reclaimed() {
         .increment(1);
 }
 
+/// Counts a connection closed at accept for `limits.max_connections_per_ip`
+/// (`web_server_client_connections_refused_total`).
+pub(crate) fn client_connection_refused() {
+    recorder::installed()
+        .handles
+        .client_connections_refused
+        .increment(1);
+}
+
+/// Counts a request answered 429 for `limits.requests_per_second`
+/// (`web_server_client_requests_limited_total`).
+pub(crate) fn client_request_limited() {
+    recorder::installed()
+        .handles
+        .client_requests_limited
+        .increment(1);
+}
+
 /// Counts a lookup the file cache answered from memory.
 pub fn cache_hit() {
     recorder::installed().handles.cache_hits.increment(1);

@@ -19,7 +19,7 @@ use super::handles::{Handles, RequestMetrics};
 use super::series::*;
 
 /// Every series with its type, unit and HELP text, as rendered.
-const DESCRIPTIONS: [(Kind, &str, Unit, &str); 17] = [
+const DESCRIPTIONS: [(Kind, &str, Unit, &str); 19] = [
     (
         Kind::Gauge,
         CONNECTIONS_ACTIVE,
@@ -121,6 +121,18 @@ const DESCRIPTIONS: [(Kind, &str, Unit, &str); 17] = [
         TLS_HANDSHAKE_FAILURES,
         Unit::Count,
         "TLS handshakes that failed.",
+    ),
+    (
+        Kind::Counter,
+        CLIENT_CONNECTIONS_REFUSED,
+        Unit::Count,
+        "Connections closed at accept because their address had limits.max_connections_per_ip open.",
+    ),
+    (
+        Kind::Counter,
+        CLIENT_REQUESTS_LIMITED,
+        Unit::Count,
+        "Requests answered 429 because their client exceeded limits.requests_per_second and its burst.",
     ),
 ];
 

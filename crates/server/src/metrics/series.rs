@@ -38,6 +38,10 @@ pub(crate) const SUPERVISOR_RESTARTS: &str = "web_server_supervisor_restarts_tot
 pub(crate) const TLS_HANDSHAKES: &str = "web_server_tls_handshakes_total";
 /// `web_server_tls_handshake_failures_total`.
 pub(crate) const TLS_HANDSHAKE_FAILURES: &str = "web_server_tls_handshake_failures_total";
+/// `web_server_client_connections_refused_total`.
+pub(crate) const CLIENT_CONNECTIONS_REFUSED: &str = "web_server_client_connections_refused_total";
+/// `web_server_client_requests_limited_total`.
+pub(crate) const CLIENT_REQUESTS_LIMITED: &str = "web_server_client_requests_limited_total";
 
 /// Upper bounds of the latency histogram's buckets, in seconds: 50 µs to 10 s in 1-2.5-5
 /// steps (a cache hit on loopback takes tens of microseconds; a slow client, seconds).

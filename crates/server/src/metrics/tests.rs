@@ -49,7 +49,7 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-const EVERY_SERIES: [(&str, &str); 17] = [
+const EVERY_SERIES: [(&str, &str); 19] = [
     ("web_server_connections_active", "gauge"),
     ("web_server_connections_accepted_total", "counter"),
     ("web_server_connections_closed_total", "counter"),
@@ -67,6 +67,8 @@ const EVERY_SERIES: [(&str, &str); 17] = [
     ("web_server_supervisor_restarts_total", "counter"),
     ("web_server_tls_handshakes_total", "counter"),
     ("web_server_tls_handshake_failures_total", "counter"),
+    ("web_server_client_connections_refused_total", "counter"),
+    ("web_server_client_requests_limited_total", "counter"),
 ];
 
 #[test]
@@ -75,6 +77,8 @@ fn every_series_is_rendered_with_help_and_type() {
     connection_opened();
     connection_closed();
     connection_reclaimed();
+    client_connection_refused();
+    client_request_limited();
     cache_hit();
     cache_miss();
     cache_eviction();

@@ -4,11 +4,16 @@
 //! wait in the kernel backlog), as Ranch's acceptors sleep until their connection supervisor
 //! has room.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
+use web_server_http::forwarded::canonical;
+use web_server_http::TrustedProxies;
+
+use crate::client_limits::ConnectionsPerIp;
 
 /// Counts live connections across all workers.
 #[derive(Debug)]
@@ -27,6 +32,15 @@ pub struct ConnectionGate {
     reclaiming: AtomicUsize,
     /// Accepted connections waiting for a slot: every connection was busy when they came.
     waiting: AtomicUsize,
+    /// `limits.max_connections_per_ip`; 0 = no limit. A reload may change it.
+    per_ip_limit: AtomicUsize,
+    /// Open connections per peer address, counted only while `per_ip_limit` is set. A
+    /// mutex-sharded map touched once when a connection opens and once when it closes (never
+    /// per request): cheaper than a message to an owner, and bounded by the live connections.
+    per_ip: ConnectionsPerIp,
+    /// `server.trusted_proxies`: their connections carry many clients, so they are not
+    /// limited per address. Read once per accepted connection (a reload may replace it).
+    trusted_proxies: RwLock<TrustedProxies>,
 }
 
 impl ConnectionGate {
@@ -40,7 +54,55 @@ impl ConnectionGate {
             reclaim_wanted: Notify::new(),
             reclaiming: AtomicUsize::new(0),
             waiting: AtomicUsize::new(0),
+            per_ip_limit: AtomicUsize::new(0),
+            per_ip: ConnectionsPerIp::default(),
+            trusted_proxies: RwLock::new(TrustedProxies::default()),
         })
+    }
+
+    /// Sets `limits.max_connections_per_ip` (0 = off) and the proxies exempt from it (start
+    /// and configuration reload). Connections counted before keep their count; lowering the
+    /// limit closes none, it only refuses new ones until the count falls below it.
+    pub fn set_per_ip_limit(&self, limit: usize, trusted_proxies: TrustedProxies) {
+        *self
+            .trusted_proxies
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = trusted_proxies;
+        self.per_ip_limit.store(limit, Ordering::Relaxed);
+    }
+
+    /// `limits.max_connections_per_ip` now (0 = off).
+    pub fn per_ip_limit(&self) -> usize {
+        self.per_ip_limit.load(Ordering::Relaxed)
+    }
+
+    /// Counts a connection just accepted from `peer` against `limits.max_connections_per_ip`:
+    /// `Ok(None)` when the limit is off or the peer is a trusted proxy, `Ok(Some(slot))` when it
+    /// is counted (the slot uncounts it when dropped), `Err(())` when the peer has as many open
+    /// as allowed: the connection is to be refused.
+    #[allow(clippy::result_unit_err)]
+    pub fn per_ip_slot(self: &Arc<Self>, peer: IpAddr) -> Result<Option<IpSlot>, ()> {
+        let limit = self.per_ip_limit();
+        if limit == 0 {
+            return Ok(None);
+        }
+        let peer = canonical(peer);
+        let trusted = self
+            .trusted_proxies
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .trusts(peer);
+        if trusted {
+            return Ok(None);
+        }
+        if self.per_ip.try_open(peer, limit) {
+            Ok(Some(IpSlot {
+                gate: self.clone(),
+                peer,
+            }))
+        } else {
+            Err(())
+        }
     }
 
     /// Live connections.
@@ -82,7 +144,10 @@ impl ConnectionGate {
             .ok()?;
         self.accepted.fetch_add(1, Ordering::Relaxed);
         crate::metrics::connection_opened();
-        Some(ConnectionPermit { gate: self.clone() })
+        Some(ConnectionPermit {
+            gate: self.clone(),
+            ip_slot: None,
+        })
     }
 
     /// Counts a newly accepted connection beyond the limit, as long as connections told to
@@ -97,7 +162,10 @@ impl ConnectionGate {
             .ok()?;
         self.accepted.fetch_add(1, Ordering::Relaxed);
         crate::metrics::connection_opened();
-        Some(ConnectionPermit { gate: self.clone() })
+        Some(ConnectionPermit {
+            gate: self.clone(),
+            ip_slot: None,
+        })
     }
 
     /// An accepted connection starts or stops waiting for a slot.
@@ -150,6 +218,25 @@ impl ConnectionPermit {
     pub fn gate(&self) -> &Arc<ConnectionGate> {
         &self.gate
     }
+
+    /// Keeps the connection counted against its peer's address for as long as it lives.
+    pub(crate) fn hold(&mut self, ip_slot: Option<IpSlot>) {
+        self.ip_slot = ip_slot;
+    }
+}
+
+/// One connection counted against its peer's address (`limits.max_connections_per_ip`);
+/// uncounted when dropped.
+#[derive(Debug)]
+pub struct IpSlot {
+    gate: Arc<ConnectionGate>,
+    peer: IpAddr,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        self.gate.per_ip.close(self.peer);
+    }
 }
 
 /// Held by a connection for its whole life: it is the one place a connection is counted open
@@ -159,6 +246,8 @@ impl ConnectionPermit {
 pub struct ConnectionPermit {
     /// The gate to give the slot back to.
     gate: Arc<ConnectionGate>,
+    /// The connection's count against its peer address, when that is limited.
+    ip_slot: Option<IpSlot>,
 }
 
 impl Drop for ConnectionPermit {

@@ -326,12 +326,22 @@ impl AcceptLoop {
             };
             match accepted {
                 Ok((stream, peer)) => {
+                    // `limits.max_connections_per_ip` first: a refused connection takes no
+                    // slot and waits for nothing. Closing it unread is the refusal (nginx's
+                    // limit_conn answers 503 once a request arrives; here no request is read).
+                    let Ok(ip_slot) = self.shared.gate.per_ip_slot(peer.ip()) else {
+                        crate::metrics::client_connection_refused();
+                        tracing::debug!(%peer, "connection refused: limits.max_connections_per_ip");
+                        drop(stream);
+                        continue;
+                    };
                     // From here on the connection is ours: a listener restart must not drop it
                     // (the new listener cannot see it), so only the server closing for good
                     // stops the admission and the hand-off.
-                    let Some(permit) = self.admit().await else {
+                    let Some(mut permit) = self.admit().await else {
                         return;
                     };
+                    permit.hold(ip_slot);
                     self.hand_off(Accepted {
                         stream,
                         peer,

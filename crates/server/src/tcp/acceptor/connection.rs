@@ -30,6 +30,7 @@ use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
 use tokio::time::{Instant, Sleep};
+use web_server_http::forwarded::{client_of, request_id_of, Client};
 use web_server_http::response::CONTINUE;
 use web_server_http::static_files::{ContentReader, FileContent};
 use web_server_http::{
@@ -41,7 +42,7 @@ use super::buffers;
 use super::io::{self, ReadOutcome};
 use super::transport::Transport;
 use crate::pipeline::{
-    Answered, BodySource, ConnectionOptions, Exchange, Pipeline, Respond, Waiting,
+    new_request_id, Answered, BodySource, ConnectionOptions, Exchange, Pipeline, Respond, Waiting,
 };
 use crate::tcp::gate::ConnectionPermit;
 
@@ -233,8 +234,13 @@ impl Sending {
 pub(crate) struct Connection<T: Transport> {
     /// The client's byte stream (plain TCP or TLS).
     io: T,
-    /// For logs.
+    /// The TCP peer: the client, or a proxy in front of it.
     peer: SocketAddr,
+    /// The current request's client: the peer, or who trusted proxies say sent the request.
+    /// Worked out once per request head, before anything looks at it.
+    client: Client,
+    /// The current request's id (`server.request_id`), until it moves into its answer.
+    request_id: Option<String>,
     /// What to answer requests with.
     pipeline: Arc<Pipeline>,
     /// Limits and timeouts, as of the pipeline generation below; refreshed between requests.
@@ -285,6 +291,8 @@ impl<T: Transport> Connection<T> {
         Connection {
             io,
             peer,
+            client: Client::direct(peer.ip()),
+            request_id: None,
             pipeline,
             options,
             generation,
@@ -299,6 +307,14 @@ impl<T: Transport> Connection<T> {
             content_unread: false,
             nodelay: false,
         }
+    }
+
+    /// The HTTPS port to redirect the current request to: none when this listener does not
+    /// redirect, or when a trusted proxy says the client came over HTTPS already (it
+    /// terminated TLS; redirecting would loop).
+    fn redirect_https(&self) -> Option<u16> {
+        self.redirect_https
+            .filter(|_| self.client.https != Some(true))
     }
 
     /// Turns Nagle's algorithm off before a write that could otherwise wait for an ACK: any
@@ -463,10 +479,13 @@ impl<T: Transport> Connection<T> {
                     body,
                 } => self.read_body(request, decoder, body).await,
                 State::Handling(request) => self.answer(request),
-                State::Answering { waiting, info } => State::Writing {
-                    reply: Reply::new(self.pipeline.finish(waiting).await, info),
-                    sending: None,
-                },
+                State::Answering { waiting, info } => {
+                    let answered = self.pipeline.finish(waiting).await;
+                    State::Writing {
+                        reply: self.reply(answered, info),
+                        sending: None,
+                    }
+                }
                 State::Writing { reply, sending } => self.write(reply, sending).await,
             };
         }
@@ -486,10 +505,28 @@ impl<T: Transport> Connection<T> {
         self.request_method = Some(head.method());
         let framing = head.body_framing();
         let request = head.into_request(head_bytes, Bytes::new());
+        self.client = if self.options.trusted_proxies.is_empty() {
+            Client::direct(self.peer.ip())
+        } else {
+            client_of(&request, self.peer.ip(), &self.options.trusted_proxies)
+        };
+        if self.options.request_id {
+            // A trusted proxy's id is kept (its log already names the request by it); anyone
+            // else's is replaced.
+            let from_proxy = self
+                .options
+                .trusted_proxies
+                .trusts(Client::direct(self.peer.ip()).addr);
+            self.request_id = Some(
+                request_id_of(&request)
+                    .filter(|_| from_proxy)
+                    .map_or_else(new_request_id, str::to_owned),
+            );
+        }
         if !framing.has_content() {
             return State::Handling(request);
         }
-        if self.pipeline.reads_content(&request, self.redirect_https) {
+        if self.pipeline.reads_content(&request, self.redirect_https()) {
             return State::HeadRead(request);
         }
         match framing {
@@ -590,14 +627,30 @@ impl<T: Transport> Connection<T> {
         {
             info.keep_alive = false;
         }
-        let answered = match self.pipeline.respond_now(request, self.redirect_https) {
+        let answered = match self.pipeline.respond_now(
+            request,
+            self.client.addr,
+            self.options.request_rate,
+            self.redirect_https(),
+        ) {
             Respond::Now(answered) => answered,
             Respond::Later(waiting) => return State::Answering { waiting, info },
         };
         State::Writing {
-            reply: Reply::new(answered, info),
+            reply: self.reply(answered, info),
             sending: None,
         }
+    }
+
+    /// The reply to `answered`, with the request's id when `server.request_id` is on (moved
+    /// into the header: the access log reads it back from there).
+    fn reply(&mut self, mut answered: Answered, info: RequestInfo) -> Reply {
+        if let Some(id) = self.request_id.take() {
+            if answered.response.append_header("X-Request-Id", id).is_err() {
+                tracing::debug!("request id not sent: not a valid field value");
+            }
+        }
+        Reply::new(answered, info)
     }
 
     fn encode(&self, reply: &Reply) -> Sending {
@@ -682,7 +735,7 @@ impl<T: Transport> Connection<T> {
                 // The head promised a length that can no longer be honoured: only closing
                 // tells the client the response is incomplete.
                 tracing::debug!(peer = %self.peer, %err, "streaming failed; closing");
-                self.request_done(&reply, sending.len() as u64);
+                self.request_done(&reply, sending.len() as u64, sending.head.len() as u64);
                 buffers::give_back_head_buffer(sending.head);
                 return State::Closing;
             }
@@ -695,7 +748,11 @@ impl<T: Transport> Connection<T> {
 
     /// `reply` is written in full (`streamed` bytes of content after head and body).
     fn written(&mut self, reply: &Reply, sending: Sending, streamed: u64) -> State {
-        self.request_done(reply, sending.len() as u64 + streamed);
+        self.request_done(
+            reply,
+            sending.len() as u64 + streamed,
+            sending.head.len() as u64,
+        );
         let close = sending.encoded.close;
         buffers::give_back_head_buffer(sending.head);
         if close {
@@ -714,7 +771,7 @@ impl<T: Transport> Connection<T> {
         err: &dyn std::fmt::Display,
     ) -> State {
         tracing::debug!(peer = %self.peer, %err, "write failed; closing");
-        self.request_done(reply, 0);
+        self.request_done(reply, 0, 0);
         buffers::give_back_head_buffer(sending.head);
         State::Closing
     }
@@ -742,17 +799,29 @@ impl<T: Transport> Connection<T> {
 
     /// Hands an answered request (or one whose answer could not be written in full) to the
     /// pipeline's after-exchange step.
-    fn request_done(&mut self, reply: &Reply, bytes: u64) {
+    /// `bytes` were written, `head_bytes` of them the head.
+    fn request_done(&mut self, reply: &Reply, bytes: u64, head_bytes: u64) {
         let ended = Instant::now();
         let elapsed = ended.saturating_duration_since(self.request_started);
         // From here on the connection is idle since `ended` (see `idle_deadline`).
         self.request_started = ended;
         self.pipeline.completed(&Exchange {
             peer: self.peer,
+            // A rejected request's headers were not read: its client is the peer.
+            client: match reply.request {
+                Some(_) => self.client.addr,
+                None => Client::direct(self.peer.ip()).addr,
+            },
             method: self.request_method,
             request: reply.request.as_ref(),
             status: reply.response.status().as_u16(),
             bytes,
+            body_bytes: bytes.saturating_sub(head_bytes),
+            request_id: if self.options.request_id {
+                reply.response.header("x-request-id")
+            } else {
+                None
+            },
             elapsed,
         });
     }

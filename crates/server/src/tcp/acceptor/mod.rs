@@ -12,12 +12,14 @@
 //! - `io`: bounded reads and writes, `sendfile`, the lingering or quick close.
 //! - `buffers`: read buffers, head buffer and encoder per worker thread.
 //! - `transport`: plain TCP and TLS streams behind one trait.
+//! - `proxy`: the PROXY protocol header, read first when `server.proxy_protocol` is on.
 //! - `reclaim`: closing the oldest idle connections to admit new ones at `max_connections`.
 //! - `wheel_anchor`: one timer kept pending per worker.
 
 mod buffers;
 mod connection;
 mod io;
+mod proxy;
 pub(crate) mod reclaim;
 mod transport;
 mod wheel_anchor;
@@ -29,6 +31,8 @@ use std::sync::Arc;
 use actix::fut::{wrap_future, ActorFutureExt};
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Running};
 use tokio::net::TcpStream;
+use web_server_http::forwarded::canonical;
+use web_server_http::proxy_protocol::ProxyHeader;
 use web_server_supervision::{ChildContext, StartError, StartedChild};
 
 use crate::pipeline::Pipeline;
@@ -133,6 +137,58 @@ async fn serve_tls(
     }
 }
 
+/// Runs one connection behind a PROXY protocol balancer (`server.proxy_protocol`): the header
+/// first, within the header timeout; a missing or malformed one closes the connection unread.
+/// The header's client becomes the connection's peer when the balancer is a trusted proxy
+/// (the configuration requires the list), and is then counted against
+/// `limits.max_connections_per_ip` in the balancer's stead.
+async fn serve_proxied(
+    mut stream: TcpStream,
+    balancer: SocketAddr,
+    pipeline: Arc<Pipeline>,
+    drain: Rc<Drain>,
+    mut permit: ConnectionPermit,
+    tls: Option<Arc<Tls>>,
+    redirect_https: Option<u16>,
+) {
+    let options = pipeline.options();
+    let read = tokio::time::timeout(options.header_timeout, proxy::read_header(&mut stream));
+    let header = match read.await {
+        Ok(Ok(header)) => header,
+        Ok(Err(err)) => {
+            tracing::debug!(peer = %balancer, %err, "closing: PROXY protocol header");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(peer = %balancer, "closing: no PROXY protocol header in time");
+            return;
+        }
+    };
+    let peer = match header {
+        ProxyHeader::Proxied { source, .. }
+            if options.trusted_proxies.trusts(canonical(balancer.ip())) =>
+        {
+            let Ok(ip_slot) = permit.gate().per_ip_slot(source.ip()) else {
+                crate::metrics::client_connection_refused();
+                tracing::debug!(peer = %source, "connection refused: limits.max_connections_per_ip");
+                return;
+            };
+            permit.hold(ip_slot);
+            source
+        }
+        _ => balancer,
+    };
+    drop(options);
+    match tls {
+        None => {
+            Connection::new(stream, peer, pipeline, drain, permit, redirect_https)
+                .run()
+                .await;
+        }
+        Some(tls) => serve_tls(stream, peer, pipeline, drain, permit, tls).await,
+    }
+}
+
 /// Starts the connection actor for `accepted` (the acceptor supervisor's start function).
 pub(crate) fn start(
     pipeline: &Arc<Pipeline>,
@@ -157,9 +213,27 @@ pub(crate) fn start(
             tls,
             redirect_https,
         } = accepted;
-        // Two spawns rather than one future with a TLS branch: a future is as large as its
-        // largest branch, and a TLS stream with its handshake would make every plain
+        // Separate spawns rather than one future with a TLS branch: a future is as large as
+        // its largest branch, and a TLS stream with its handshake would make every plain
         // connection's future several times its size.
+        if pipeline.options().proxy_protocol {
+            let serving = serve_proxied(
+                stream,
+                peer,
+                pipeline,
+                drain.clone(),
+                permit,
+                tls,
+                redirect_https,
+            );
+            spawn_serving(actor_ctx, serving);
+            return ConnectionActor {
+                drain,
+                finished: false,
+                reclaimed: false,
+                registration,
+            };
+        }
         match tls {
             None => {
                 let connection = Connection::new(
