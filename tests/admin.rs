@@ -345,3 +345,82 @@ fn a_cross_site_form_cannot_kill_or_reload() {
     );
     assert_eq!(own.status, 200, "{}", own.text());
 }
+
+#[test]
+fn stats_sample_requests_latency_and_connections_every_second() {
+    let server = start(None, false);
+    let started_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let mut site = server.connect();
+    let mut served = 0;
+    // Requests keep coming until a sample taken after they began shows them: the sampling is
+    // the metrics actor's, once a second.
+    support::eventually("a sample with this test's requests", support::WAIT, || {
+        for _ in 0..20 {
+            let reply = exchange(&mut site, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+            assert_eq!(reply.status, 200);
+            served += 1;
+        }
+        let stats = admin_get(&server, &format!("/admin/stats?since={started_ms}"), None);
+        assert_eq!(stats.status, 200);
+        assert_eq!(stats.header("content-type"), Some("application/json"));
+        let stats = stats.json();
+        assert_eq!(stats["interval_ms"], 1000);
+        assert_eq!(stats["history"], 900);
+        stats["samples"].as_array().unwrap().iter().any(|sample| {
+            sample["unix_ms"].as_u64().unwrap() > started_ms
+                && sample["requests_per_second"]["2xx"].as_f64().unwrap() > 0.0
+                && sample["latency_seconds"]["p99"].as_f64().is_some()
+                && sample["connections_open"].as_u64().unwrap() >= 1
+        })
+    });
+    assert!(served > 0);
+    let all = admin_get(&server, "/admin/stats", None).json();
+    let samples = all["samples"].as_array().unwrap();
+    assert!(samples.len() <= 900, "bounded");
+    let last = samples.last().unwrap();
+    for field in ["cache_bytes", "cache_entries", "restarts", "unix_ms"] {
+        assert!(last[field].is_u64(), "{field} in {last}");
+    }
+    if cfg!(target_os = "linux") {
+        assert!(last["resident_memory_bytes"].as_u64().unwrap() > 0);
+    }
+    let later = admin_get(&server, "/admin/stats?since=99999999999999", None).json();
+    assert_eq!(
+        later["samples"],
+        serde_json::json!([]),
+        "nothing after `since`"
+    );
+}
+
+#[test]
+fn a_killed_actor_leaves_a_crash_report_with_its_reason() {
+    let server = start(None, true);
+    let before = admin_get(&server, "/admin/crashes", None).json();
+    assert_eq!(before["crashes"], serde_json::json!([]), "no crash yet");
+    let killed = admin_post(&server, "/admin/actors/web_server_cache/kill", None);
+    assert_eq!(killed.status, 200, "{}", killed.text());
+
+    let crashes = admin_get(&server, "/admin/crashes", None).json();
+    let crashes = crashes["crashes"].as_array().unwrap();
+    assert_eq!(crashes.len(), 1, "{crashes:?}");
+    let report = &crashes[0];
+    assert_eq!(report["supervisor"], "web_server_cache_sup");
+    assert_eq!(report["child"], "web_server_cache");
+    assert_eq!(report["reason"]["kind"], "killed");
+    assert_eq!(report["outcome"], "restarted");
+    assert_eq!(report["restarted"], serde_json::json!(["web_server_cache"]));
+    assert!(report["unix_ms"].as_u64().unwrap() > 0);
+
+    // The tree carries the same report under the supervisor that kept it.
+    let tree = tree_json(&server, "");
+    let sup = find_node(&tree, "web_server_cache_sup").unwrap();
+    assert_eq!(sup["supervisor"]["crashes"][0]["reason"]["kind"], "killed");
+    assert_eq!(
+        find_node(&tree, "web_server_sup").unwrap()["supervisor"]["crashes"],
+        serde_json::json!([]),
+        "only the supervisor that saw the exit reports it"
+    );
+}

@@ -9,6 +9,8 @@
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /admin/tree` | JSON snapshot of the live tree (`?connections=all` lists connections) |
 //! | `GET /admin/tree.html` | the tree drawn as Erlang's observer does, refreshing live |
+//! | `GET /admin/crashes` | every supervisor's last abnormal exits, newest first |
+//! | `GET /admin/stats` | the last 15 minutes, one sample a second (`?since=<unix ms>` for newer ones) |
 //! | `POST /admin/actors/{id}/kill` | kills that node abnormally (when `admin.allow_kill`) |
 //! | `GET /admin/config` | the effective configuration, secrets redacted |
 //! | `POST /admin/reload` | re-reads the configuration, as SIGHUP does (see [`crate::reload`]) |
@@ -148,6 +150,16 @@ fn routes(state: &Arc<AdminState>) -> Result<Routes, RouteError> {
         .insert(Method::Get, "/admin/tree", guarded(state, READ, tree_json))?
         .insert(
             Method::Get,
+            "/admin/stats",
+            guarded(state, READ, stats_json),
+        )?
+        .insert(
+            Method::Get,
+            "/admin/crashes",
+            guarded(state, READ, crashes_json),
+        )?
+        .insert(
+            Method::Get,
             "/admin/tree.html",
             guarded(state, PAGE, tree_page),
         )?
@@ -249,6 +261,27 @@ fn tree_json(state: &Arc<AdminState>, request: &Request, _: &Params<'_>) -> Answ
         .is_some_and(|q| q.split('&').any(|pair| pair == "connections=all"));
     let state = state.clone();
     Answer::Later(async move { tree::json(&state, all).await }.boxed_local())
+}
+
+fn crashes_json(state: &Arc<AdminState>, _: &Request, _: &Params<'_>) -> Answer {
+    let state = state.clone();
+    Answer::Later(async move { tree::crashes_json(&state).await }.boxed_local())
+}
+
+/// `GET /admin/stats[?since=<unix ms>]`: the metrics actor's last 15 minutes, or the samples
+/// taken after `since`.
+fn stats_json(_: &Arc<AdminState>, request: &Request, _: &Params<'_>) -> Answer {
+    let since = request.query().and_then(|query| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("since="))
+            .and_then(|value| value.parse::<u64>().ok())
+    });
+    Answer::Now(typed(
+        StatusCode::OK,
+        "application/json",
+        metrics::stats_json(since),
+    ))
 }
 
 fn tree_page(state: &Arc<AdminState>, _: &Request, _: &Params<'_>) -> Answer {
