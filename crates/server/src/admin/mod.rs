@@ -8,7 +8,7 @@
 //! | `GET /ready` | 200 when the public listener accepts and the tree runs, else 503 |
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /admin/tree` | JSON snapshot of the live tree (`?connections=all` lists connections) |
-//! | `GET /admin/tree.html` | the tree drawn as Erlang's observer does, refreshing live |
+//! | `GET /admin/tree.html`, `GET /admin/` | the observer page: live charts of the last 15 minutes, the tree drawn as Erlang's observer does, crash reports of a clicked node |
 //! | `GET /admin/crashes` | every supervisor's last abnormal exits, newest first |
 //! | `GET /admin/stats` | the last 15 minutes, one sample a second (`?since=<unix ms>` for newer ones) |
 //! | `POST /admin/actors/{id}/kill` | kills that node abnormally (when `admin.allow_kill`) |
@@ -123,10 +123,7 @@ pub(crate) async fn start(
         Duration::from_secs(1),
     );
     let root = SupervisorRef::start(spec).await?;
-    let urls: Vec<String> = addrs
-        .iter()
-        .map(|a| format!("http://{a}/admin/tree.html"))
-        .collect();
+    let urls: Vec<String> = addrs.iter().map(|a| format!("http://{a}/admin/")).collect();
     tracing::info!("admin endpoint on {}", urls.join(", "));
     Ok(AdminEndpoint {
         root,
@@ -163,6 +160,7 @@ fn routes(state: &Arc<AdminState>) -> Result<Routes, RouteError> {
             "/admin/tree.html",
             guarded(state, PAGE, tree_page),
         )?
+        .insert(Method::Get, "/admin/", guarded(state, PAGE, tree_page))?
         .insert(
             Method::Get,
             "/admin/config",
