@@ -176,6 +176,7 @@ impl Handles {
     /// Registers every unlabelled series, and every labelled one whose label values are known.
     pub(crate) fn register(recorder: &impl Recorder) -> Self {
         let gauge = |name: &'static str| recorder.register_gauge(&key(name), &METADATA);
+        register_build_info(recorder);
         Handles {
             request: RequestMetrics::register(recorder),
             connections_accepted: counter(recorder, series::CONNECTIONS_ACCEPTED),
@@ -194,6 +195,19 @@ impl Handles {
             tallies: Tallies::default(),
         }
     }
+}
+
+/// Registers `web_server_build_info{version="…"}` at 1, for dashboards and alerts that compare
+/// versions across instances. The recorder keeps the value; no handle is needed afterwards.
+fn register_build_info(recorder: &impl Recorder) {
+    let key = Key::from_parts(
+        series::BUILD_INFO,
+        vec![Label::from_static_parts(
+            "version",
+            env!("CARGO_PKG_VERSION"),
+        )],
+    );
+    recorder.register_gauge(&key, &METADATA).set(1.0);
 }
 
 fn key(name: &'static str) -> Key {

@@ -162,9 +162,17 @@ pub(crate) fn tls_handshake(ok: bool) {
 }
 
 /// The Prometheus text exposition of every series, for `GET /metrics` (content type
-/// `text/plain; version=0.0.4`).
+/// `text/plain; version=0.0.4`): the recorder's, then the standard `process_*` series, read
+/// from `/proc` now as the Prometheus client libraries read them at each scrape. (Those are not
+/// kept in the recorder: `process_cpu_seconds_total` is a counter of fractional seconds, which
+/// the exporter's integer counters cannot hold.)
 pub fn render() -> String {
-    recorder::installed().handle.render()
+    let mut text = recorder::installed().handle.render();
+    if !text.is_empty() && !text.ends_with("\n\n") {
+        text.push('\n');
+    }
+    text.push_str(&proc::process_exposition());
+    text
 }
 
 /// Whether the server's recorder is also the `metrics` crate's global recorder. False when the

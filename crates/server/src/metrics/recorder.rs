@@ -19,7 +19,7 @@ use super::handles::{Handles, RequestMetrics};
 use super::series::*;
 
 /// Every series with its type, unit and HELP text, as rendered.
-const DESCRIPTIONS: [(Kind, &str, Unit, &str); 17] = [
+const DESCRIPTIONS: [(Kind, &str, Unit, &str); 18] = [
     (
         Kind::Gauge,
         CONNECTIONS_ACTIVE,
@@ -121,6 +121,12 @@ const DESCRIPTIONS: [(Kind, &str, Unit, &str); 17] = [
         TLS_HANDSHAKE_FAILURES,
         Unit::Count,
         "TLS handshakes that failed.",
+    ),
+    (
+        Kind::Gauge,
+        BUILD_INFO,
+        Unit::Count,
+        "Always 1; its labels tell the web_server version running.",
     ),
 ];
 

@@ -39,6 +39,9 @@ pub(crate) const TLS_HANDSHAKES: &str = "web_server_tls_handshakes_total";
 /// `web_server_tls_handshake_failures_total`.
 pub(crate) const TLS_HANDSHAKE_FAILURES: &str = "web_server_tls_handshake_failures_total";
 
+/// `web_server_build_info`.
+pub(crate) const BUILD_INFO: &str = "web_server_build_info";
+
 /// Upper bounds of the latency histogram's buckets, in seconds: 50 µs to 10 s in 1-2.5-5
 /// steps (a cache hit on loopback takes tens of microseconds; a slow client, seconds).
 pub const LATENCY_BUCKETS: [f64; 17] = [
