@@ -202,6 +202,9 @@ fn token_guards_every_route_but_the_probes() {
     for path in [
         "/admin/tree",
         "/admin/tree.html",
+        "/admin/",
+        "/admin/stats",
+        "/admin/crashes",
         "/metrics",
         "/admin/config",
     ] {
@@ -239,6 +242,65 @@ fn token_guards_every_route_but_the_probes() {
         200,
         "the sign-in cookie works too"
     );
+}
+
+const METRICS_TOKEN: &str = "scraper-token-0123456789";
+
+/// A server with `admin.metrics_token` and, when given, `admin.token`.
+fn start_with_metrics_token(token: Option<&str>) -> TestServer {
+    let mut admin = support::admin_on_loopback(token, true);
+    admin.metrics_token = Some(METRICS_TOKEN.to_owned());
+    let root = docroot(&[("a.txt", b"alpha")]);
+    let config = ServerConfig {
+        docroot: Some(root.to_path_buf()),
+        admin: Some(admin),
+        ..ServerConfig::default()
+    };
+    TestServer::start(config, Router::new).keeping(root)
+}
+
+#[test]
+fn the_metrics_token_reads_metrics_and_nothing_else() {
+    let server = start_with_metrics_token(Some(TOKEN));
+    let scraped = admin_get(&server, "/metrics", Some(METRICS_TOKEN));
+    assert_eq!(scraped.status, 200);
+    assert!(scraped.text().contains("web_server_requests_total"));
+    assert_eq!(admin_get(&server, "/metrics", Some(TOKEN)).status, 200);
+    assert_eq!(admin_get(&server, "/metrics", None).status, 401);
+    for path in ["/admin/tree", "/admin/stats", "/admin/config", "/admin/"] {
+        assert_eq!(
+            admin_get(&server, path, Some(METRICS_TOKEN)).status,
+            401,
+            "{path} is not the scraper's"
+        );
+    }
+    assert_eq!(
+        admin_post(
+            &server,
+            "/admin/actors/web_server_cache/kill",
+            Some(METRICS_TOKEN)
+        )
+        .status,
+        401,
+        "a scraper's token kills nothing"
+    );
+    assert_eq!(
+        server
+            .snapshot()
+            .find("web_server_cache")
+            .unwrap()
+            .restarts_total,
+        0
+    );
+
+    // With only the metrics token set, /metrics needs it and the rest stays as without tokens.
+    let server = start_with_metrics_token(None);
+    assert_eq!(admin_get(&server, "/metrics", None).status, 401);
+    assert_eq!(
+        admin_get(&server, "/metrics", Some(METRICS_TOKEN)).status,
+        200
+    );
+    assert_eq!(admin_get(&server, "/admin/tree", None).status, 200);
 }
 
 #[test]

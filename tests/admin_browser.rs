@@ -182,7 +182,7 @@ fn dashboard_draws_live_charts_and_a_killed_actors_crash_report() {
         std::thread::spawn(move || {
             let mut answered = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let path = if answered % 10 == 0 {
+                let path = if answered.is_multiple_of(10) {
                     "/missing"
                 } else {
                     "/a.txt"
