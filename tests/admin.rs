@@ -202,6 +202,9 @@ fn token_guards_every_route_but_the_probes() {
     for path in [
         "/admin/tree",
         "/admin/tree.html",
+        "/admin/",
+        "/admin/stats",
+        "/admin/crashes",
         "/metrics",
         "/admin/config",
     ] {
@@ -239,6 +242,65 @@ fn token_guards_every_route_but_the_probes() {
         200,
         "the sign-in cookie works too"
     );
+}
+
+const METRICS_TOKEN: &str = "scraper-token-0123456789";
+
+/// A server with `admin.metrics_token` and, when given, `admin.token`.
+fn start_with_metrics_token(token: Option<&str>) -> TestServer {
+    let mut admin = support::admin_on_loopback(token, true);
+    admin.metrics_token = Some(METRICS_TOKEN.to_owned());
+    let root = docroot(&[("a.txt", b"alpha")]);
+    let config = ServerConfig {
+        docroot: Some(root.to_path_buf()),
+        admin: Some(admin),
+        ..ServerConfig::default()
+    };
+    TestServer::start(config, Router::new).keeping(root)
+}
+
+#[test]
+fn the_metrics_token_reads_metrics_and_nothing_else() {
+    let server = start_with_metrics_token(Some(TOKEN));
+    let scraped = admin_get(&server, "/metrics", Some(METRICS_TOKEN));
+    assert_eq!(scraped.status, 200);
+    assert!(scraped.text().contains("web_server_requests_total"));
+    assert_eq!(admin_get(&server, "/metrics", Some(TOKEN)).status, 200);
+    assert_eq!(admin_get(&server, "/metrics", None).status, 401);
+    for path in ["/admin/tree", "/admin/stats", "/admin/config", "/admin/"] {
+        assert_eq!(
+            admin_get(&server, path, Some(METRICS_TOKEN)).status,
+            401,
+            "{path} is not the scraper's"
+        );
+    }
+    assert_eq!(
+        admin_post(
+            &server,
+            "/admin/actors/web_server_cache/kill",
+            Some(METRICS_TOKEN)
+        )
+        .status,
+        401,
+        "a scraper's token kills nothing"
+    );
+    assert_eq!(
+        server
+            .snapshot()
+            .find("web_server_cache")
+            .unwrap()
+            .restarts_total,
+        0
+    );
+
+    // With only the metrics token set, /metrics needs it and the rest stays as without tokens.
+    let server = start_with_metrics_token(None);
+    assert_eq!(admin_get(&server, "/metrics", None).status, 401);
+    assert_eq!(
+        admin_get(&server, "/metrics", Some(METRICS_TOKEN)).status,
+        200
+    );
+    assert_eq!(admin_get(&server, "/admin/tree", None).status, 200);
 }
 
 #[test]
@@ -344,4 +406,83 @@ fn a_cross_site_form_cannot_kill_or_reload() {
          Content-Length: 0\r\n\r\n",
     );
     assert_eq!(own.status, 200, "{}", own.text());
+}
+
+#[test]
+fn stats_sample_requests_latency_and_connections_every_second() {
+    let server = start(None, false);
+    let started_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let mut site = server.connect();
+    let mut served = 0;
+    // Requests keep coming until a sample taken after they began shows them: the sampling is
+    // the metrics actor's, once a second.
+    support::eventually("a sample with this test's requests", support::WAIT, || {
+        for _ in 0..20 {
+            let reply = exchange(&mut site, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+            assert_eq!(reply.status, 200);
+            served += 1;
+        }
+        let stats = admin_get(&server, &format!("/admin/stats?since={started_ms}"), None);
+        assert_eq!(stats.status, 200);
+        assert_eq!(stats.header("content-type"), Some("application/json"));
+        let stats = stats.json();
+        assert_eq!(stats["interval_ms"], 1000);
+        assert_eq!(stats["history"], 900);
+        stats["samples"].as_array().unwrap().iter().any(|sample| {
+            sample["unix_ms"].as_u64().unwrap() > started_ms
+                && sample["requests_per_second"]["2xx"].as_f64().unwrap() > 0.0
+                && sample["latency_seconds"]["p99"].as_f64().is_some()
+                && sample["connections_open"].as_u64().unwrap() >= 1
+        })
+    });
+    assert!(served > 0);
+    let all = admin_get(&server, "/admin/stats", None).json();
+    let samples = all["samples"].as_array().unwrap();
+    assert!(samples.len() <= 900, "bounded");
+    let last = samples.last().unwrap();
+    for field in ["cache_bytes", "cache_entries", "restarts", "unix_ms"] {
+        assert!(last[field].is_u64(), "{field} in {last}");
+    }
+    if cfg!(target_os = "linux") {
+        assert!(last["resident_memory_bytes"].as_u64().unwrap() > 0);
+    }
+    let later = admin_get(&server, "/admin/stats?since=99999999999999", None).json();
+    assert_eq!(
+        later["samples"],
+        serde_json::json!([]),
+        "nothing after `since`"
+    );
+}
+
+#[test]
+fn a_killed_actor_leaves_a_crash_report_with_its_reason() {
+    let server = start(None, true);
+    let before = admin_get(&server, "/admin/crashes", None).json();
+    assert_eq!(before["crashes"], serde_json::json!([]), "no crash yet");
+    let killed = admin_post(&server, "/admin/actors/web_server_cache/kill", None);
+    assert_eq!(killed.status, 200, "{}", killed.text());
+
+    let crashes = admin_get(&server, "/admin/crashes", None).json();
+    let crashes = crashes["crashes"].as_array().unwrap();
+    assert_eq!(crashes.len(), 1, "{crashes:?}");
+    let report = &crashes[0];
+    assert_eq!(report["supervisor"], "web_server_cache_sup");
+    assert_eq!(report["child"], "web_server_cache");
+    assert_eq!(report["reason"]["kind"], "killed");
+    assert_eq!(report["outcome"], "restarted");
+    assert_eq!(report["restarted"], serde_json::json!(["web_server_cache"]));
+    assert!(report["unix_ms"].as_u64().unwrap() > 0);
+
+    // The tree carries the same report under the supervisor that kept it.
+    let tree = tree_json(&server, "");
+    let sup = find_node(&tree, "web_server_cache_sup").unwrap();
+    assert_eq!(sup["supervisor"]["crashes"][0]["reason"]["kind"], "killed");
+    assert_eq!(
+        find_node(&tree, "web_server_sup").unwrap()["supervisor"]["crashes"],
+        serde_json::json!([]),
+        "only the supervisor that saw the exit reports it"
+    );
 }

@@ -985,7 +985,11 @@ fn the_in_code_defaults_are_default_toml_key_by_key() {
                 embedders_choice.push(key);
                 continue;
             }
-            "admin.bind" | "admin.token" | "admin.allow_kill" | "admin.allowed_hosts" => {
+            "admin.bind"
+            | "admin.token"
+            | "admin.metrics_token"
+            | "admin.allow_kill"
+            | "admin.allowed_hosts" => {
                 assert_eq!(config.admin, None);
                 embedders_choice.push(key);
                 continue;
@@ -1021,6 +1025,7 @@ fn the_in_code_defaults_are_default_toml_key_by_key() {
             "server.docroot",
             "admin.bind",
             "admin.token",
+            "admin.metrics_token",
             "admin.allow_kill",
             "admin.allowed_hosts",
             "tls.bind",

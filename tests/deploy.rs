@@ -705,3 +705,45 @@ fn the_systemd_units_notify_activate_sandbox_and_run_a_valid_command_line() {
             .unwrap_or_else(|e| panic!("ListenStream={listen} is an address: {e}"));
     }
 }
+
+/// The Grafana dashboard queries only series the server exports: every metric name in its
+/// expressions has a row in docs/operations.md's series table (a histogram's `_bucket` series
+/// under the histogram's name).
+#[test]
+fn the_grafana_dashboard_uses_only_exported_series() {
+    let dashboard: Value =
+        serde_json::from_str(&read("docs/deploy/grafana-dashboard.json")).expect("valid JSON");
+    let operations = read("docs/operations.md");
+    let mut expressions = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            expressions.push(target["expr"].as_str().expect("an expression").to_owned());
+        }
+    }
+    assert!(expressions.len() >= 10, "{expressions:?}");
+    let mut names = BTreeSet::new();
+    for expr in &expressions {
+        let words = expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+        for word in words {
+            if word.starts_with("web_server_") || word.starts_with("process_") {
+                names.insert(word.trim_end_matches("_bucket").to_owned());
+            }
+        }
+    }
+    for name in [
+        "web_server_requests_total",
+        "web_server_request_duration_seconds",
+        "web_server_connections_active",
+        "process_resident_memory_bytes",
+        "web_server_cache_hits_total",
+        "web_server_supervisor_restarts_total",
+    ] {
+        assert!(names.contains(name), "the dashboard charts {name}");
+    }
+    for name in &names {
+        assert!(
+            operations.contains(&format!("| `{name}` |")),
+            "{name} is queried by the dashboard but is not in docs/operations.md's series table"
+        );
+    }
+}

@@ -107,10 +107,13 @@ fn requests(scrape: &Scrape, method: &str, class: &str) -> f64 {
     )
 }
 
-const EVERY_SERIES: [(&str, &str); 16] = [
+const EVERY_SERIES: [(&str, &str); 20] = [
     ("web_server_connections_active", "gauge"),
     ("web_server_connections_accepted_total", "counter"),
     ("web_server_connections_closed_total", "counter"),
+    ("web_server_connections_reclaimed_total", "counter"),
+    ("web_server_client_connections_refused_total", "counter"),
+    ("web_server_client_requests_limited_total", "counter"),
     ("web_server_requests_total", "counter"),
     ("web_server_requests_per_second", "gauge"),
     ("web_server_request_duration_seconds", "histogram"),
@@ -124,6 +127,17 @@ const EVERY_SERIES: [(&str, &str); 16] = [
     ("web_server_supervisor_restarts_total", "counter"),
     ("web_server_tls_handshakes_total", "counter"),
     ("web_server_tls_handshake_failures_total", "counter"),
+    ("web_server_build_info", "gauge"),
+];
+
+/// The Prometheus client libraries' standard process series, read from `/proc` on Linux.
+const PROCESS_SERIES: [(&str, &str); 6] = [
+    ("process_cpu_seconds_total", "counter"),
+    ("process_open_fds", "gauge"),
+    ("process_max_fds", "gauge"),
+    ("process_virtual_memory_bytes", "gauge"),
+    ("process_resident_memory_bytes", "gauge"),
+    ("process_start_time_seconds", "gauge"),
 ];
 
 #[test]
@@ -172,7 +186,20 @@ fn metrics_has_every_series_and_counts_the_traffic() {
 
     // Every series, with HELP and TYPE, as text and as the parser saw it.
     let text = scraper.text();
-    for (name, kind) in EVERY_SERIES {
+    assert_eq!(
+        value(
+            &after,
+            "web_server_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        1.0
+    );
+    let process_series = if cfg!(target_os = "linux") {
+        &PROCESS_SERIES[..]
+    } else {
+        &[]
+    };
+    for &(name, kind) in EVERY_SERIES.iter().chain(process_series) {
         assert!(
             text.contains(&format!("\n# TYPE {name} {kind}\n")),
             "TYPE of {name}"
@@ -306,4 +333,49 @@ fn killing_web_server_metrics_loses_no_request_and_no_count() {
     scraper.until("the restarted actor samples the rate", |s| {
         value(s, "web_server_requests_per_second", &[]) > 0.0
     });
+}
+
+/// `promtool`, Prometheus' own checker, when installed (Debian's `prometheus` package).
+fn promtool() -> Option<std::path::PathBuf> {
+    let found = std::process::Command::new("which")
+        .arg("promtool")
+        .output()
+        .ok()?;
+    found
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&found.stdout).trim().into())
+}
+
+#[test]
+fn promtool_finds_nothing_to_lint_in_metrics() {
+    let Some(promtool) = promtool() else {
+        eprintln!(
+            "SKIPPED promtool_finds_nothing_to_lint_in_metrics: no promtool on this machine \
+             (install Debian's `prometheus` package; .ci/run does)"
+        );
+        return;
+    };
+    let _serial = serial();
+    let server = start();
+    // Every kind of series present: requests, a cache hit and a restart.
+    support::http::get(server.addr, "/a.txt");
+    support::http::get(server.addr, "/a.txt");
+    assert!(server.kill(METRICS_ID));
+    let text = Scraper::new(&server).text();
+    let mut check = std::process::Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool runs");
+    std::io::Write::write_all(&mut check.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let checked = check.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&checked.stdout).into_owned()
+        + &String::from_utf8_lossy(&checked.stderr);
+    assert!(
+        checked.status.success() && said.trim().is_empty(),
+        "promtool check metrics: {said}\n{text}"
+    );
 }

@@ -213,6 +213,7 @@ pub fn admin_on_loopback(token: Option<&str>, allow_kill: bool) -> AdminConfig {
     AdminConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         token: token.map(str::to_owned),
+        metrics_token: None,
         allow_kill,
         allowed_hosts: Vec::new(),
     }

@@ -547,6 +547,7 @@ impl WebServerBuilder {
     /// let builder = WebServer::builder(ServerConfig::default()).admin(Some(AdminConfig {
     ///     bind: "127.0.0.1:9901".parse().unwrap(),
     ///     token: Some("a long random secret token".to_owned()),
+    ///     metrics_token: None,
     ///     allow_kill: false,
     ///     allowed_hosts: Vec::new(),
     /// }));

@@ -24,8 +24,8 @@ use crate::child::{
 use crate::exit::{self, ExitReason};
 use crate::restart::{count_within, RestartTracker};
 use crate::snapshot::{
-    self, ChildCounts, ChildInfo, ChildStatus, CountChildren, DynamicSummary, NodeSnapshot,
-    SupervisorInfo, SupervisorView, TakeSnapshot, WhichChildren,
+    self, ChildCounts, ChildInfo, ChildStatus, CountChildren, CrashLog, CrashOutcome,
+    DynamicSummary, NodeSnapshot, SupervisorInfo, SupervisorView, TakeSnapshot, WhichChildren,
 };
 use crate::spec::{
     ChildId, ChildKind, ChildSpec, Restart, Shutdown, StartError, Strategy, DEFAULT_WORKER_SHUTDOWN,
@@ -230,6 +230,8 @@ pub struct DynamicSupervisor<Args: Send + Unpin + 'static> {
     exit: ExitSignal,
     /// Its own address, given to every child for exit messages.
     myself: Option<Recipient<ChildExited>>,
+    /// Its children's last abnormal exits.
+    crashes: CrashLog,
 }
 
 impl<Args: Send + Unpin + 'static> DynamicSupervisor<Args> {
@@ -243,6 +245,7 @@ impl<Args: Send + Unpin + 'static> DynamicSupervisor<Args> {
             phase: Phase::Running,
             exit,
             myself: None,
+            crashes: CrashLog::default(),
         }
     }
 
@@ -389,14 +392,24 @@ impl<Args: Send + Unpin + 'static> Handler<ChildExited> for DynamicSupervisor<Ar
             }
             _ => tracing::warn!(%supervisor, child = %instance, %reason, "child exited abnormally"),
         }
-        if self.phase != Phase::Running || !self.spec.restart.restarts_after(reason) {
+        let shared_id = &self.spec.child_id;
+        if self.phase != Phase::Running {
+            let outcome = CrashOutcome::ShuttingDown;
+            self.crashes.record(shared_id, reason, outcome, Vec::new());
             return;
         }
-        let Some(args) = child.args else {
+        let Some(args) = child
+            .args
+            .filter(|_| self.spec.restart.restarts_after(reason))
+        else {
+            let outcome = CrashOutcome::NotRestarted;
+            self.crashes.record(shared_id, reason, outcome, Vec::new());
             return;
         };
         let now = Instant::now();
         if !self.tracker.record(now) {
+            let outcome = CrashOutcome::Escalated;
+            self.crashes.record(shared_id, reason, outcome, Vec::new());
             tracing::error!(%supervisor, "reached maximum restart intensity; shutting down and escalating");
             self.shut_down(ExitReason::error("reached_max_restart_intensity"), ctx);
             return;
@@ -406,6 +419,9 @@ impl<Args: Send + Unpin + 'static> Handler<ChildExited> for DynamicSupervisor<Ar
             self.restart_times.pop_front();
         }
         tracing::info!(%supervisor, child = %instance, "restarting child");
+        let restarted = vec![shared_id.clone()];
+        self.crashes
+            .record(shared_id, reason, CrashOutcome::Restarted, restarted);
         crate::restart::notify_restart(&supervisor, &self.spec.child_id);
         if let Err(err) = self.start_child(args) {
             tracing::error!(%supervisor, error = %err, "restart failed");
@@ -476,6 +492,7 @@ impl<Args: Send + Unpin + 'static> Handler<TakeSnapshot> for DynamicSupervisor<A
                     Instant::now(),
                 ),
                 counts: self.counts(),
+                crashes: self.crashes.reports(),
             },
             dynamic: Some(DynamicSummary {
                 child_id: self.spec.child_id.clone(),

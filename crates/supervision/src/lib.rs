@@ -71,8 +71,8 @@ pub use exit::ExitReason;
 pub use restart::{add_restart_observer, RestartObserver};
 pub use root::SupervisorRef;
 pub use snapshot::{
-    ChildCounts, ChildInfo, ChildStatus, CountChildren, DynamicSummary, NodeSnapshot,
-    SupervisorInfo, SupervisorView, TakeSnapshot, WhichChildren,
+    ChildCounts, ChildInfo, ChildStatus, CountChildren, CrashOutcome, CrashReport, DynamicSummary,
+    NodeSnapshot, SupervisorInfo, SupervisorView, TakeSnapshot, WhichChildren, CRASH_REPORTS_KEPT,
 };
 pub use spec::{
     ChildId, ChildKind, ChildSpec, Restart, Shutdown, StartError, StartFn, Strategy,

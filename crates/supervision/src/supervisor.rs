@@ -28,8 +28,8 @@ use crate::child::{
 use crate::exit::{self, ExitReason};
 use crate::restart::{count_within, RestartTracker};
 use crate::snapshot::{
-    self, ChildCounts, ChildInfo, ChildStatus, CountChildren, NodeSnapshot, SupervisorInfo,
-    SupervisorView, TakeSnapshot, WhichChildren,
+    self, ChildCounts, ChildInfo, ChildStatus, CountChildren, CrashLog, CrashOutcome, NodeSnapshot,
+    SupervisorInfo, SupervisorView, TakeSnapshot, WhichChildren,
 };
 use crate::spec::{ChildId, ChildKind, ChildSpec, Restart, StartError, Strategy, SupervisorFlags};
 
@@ -310,6 +310,8 @@ pub struct Supervisor {
     ready: Option<oneshot::Sender<Result<(), StartError>>>,
     /// Its own address, given to every child for exit messages.
     myself: Option<Recipient<ChildExited>>,
+    /// Its children's last abnormal exits.
+    crashes: CrashLog,
 }
 
 impl Supervisor {
@@ -340,6 +342,7 @@ impl Supervisor {
             exit,
             ready: Some(ready),
             myself: None,
+            crashes: CrashLog::default(),
         }
     }
 
@@ -613,8 +616,9 @@ impl Supervisor {
         self.drive(ctx);
     }
 
-    /// Queues the restart of the child at `index` and of the siblings its strategy names.
-    fn plan_restart(&mut self, index: usize) {
+    /// Queues the restart of the child at `index` and of the siblings its strategy names;
+    /// returns their ids, in start order.
+    fn plan_restart(&mut self, index: usize) -> Vec<ChildId> {
         let now = Instant::now();
         self.restart_times.push_back(now);
         trim(&mut self.restart_times, self.flags, now);
@@ -650,6 +654,10 @@ impl Supervisor {
                 purpose: Purpose::Restart,
             });
         }
+        affected
+            .iter()
+            .map(|&i| self.children[i].spec.id.clone())
+            .collect()
     }
 
     fn counts(&self) -> ChildCounts {
@@ -680,6 +688,7 @@ impl Supervisor {
                 Instant::now(),
             ),
             counts: self.counts(),
+            crashes: self.crashes.reports(),
         }
     }
 }
@@ -806,18 +815,30 @@ impl Handler<ChildExited> for Supervisor {
             }
             _ => tracing::warn!(%supervisor, %child, %reason, "child exited abnormally"),
         }
+        let child = child.clone();
         if self.phase != Phase::Running {
+            let outcome = CrashOutcome::ShuttingDown;
+            self.crashes
+                .record(&child, &msg.reason, outcome, Vec::new());
             return;
         }
         if !record.spec.restart.restarts_after(&msg.reason) {
             if record.spec.restart == Restart::Temporary {
                 self.children.remove(index);
             }
+            let outcome = CrashOutcome::NotRestarted;
+            self.crashes
+                .record(&child, &msg.reason, outcome, Vec::new());
             return;
         }
         if self.tracker.record(Instant::now()) {
-            self.plan_restart(index);
+            let restarted = self.plan_restart(index);
+            let outcome = CrashOutcome::Restarted;
+            self.crashes.record(&child, &msg.reason, outcome, restarted);
         } else {
+            let outcome = CrashOutcome::Escalated;
+            self.crashes
+                .record(&child, &msg.reason, outcome, Vec::new());
             self.escalate();
         }
         self.drive(ctx);

@@ -1,5 +1,6 @@
 //! A panic inside a supervised actor is logged exactly once, with the child id and the panic
-//! message, and nothing is printed by the default panic hook. In a file of its own because it
+//! message, and nothing is printed by the default panic hook; its supervisor keeps a crash
+//! report with the message and location. In a file of its own because it
 //! installs a process-wide tracing subscriber.
 
 use std::io::Write;
@@ -8,7 +9,10 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
-use web_server_supervision::{ChildSpec, Strategy, SupervisorFlags, SupervisorRef, SupervisorSpec};
+use web_server_supervision::{
+    ChildId, ChildSpec, CrashOutcome, ExitReason, Strategy, SupervisorFlags, SupervisorRef,
+    SupervisorSpec,
+};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -68,6 +72,26 @@ async fn panic_is_logged_once_with_child_id_and_message() {
     let first = addr.lock().unwrap().clone().unwrap();
     first.do_send(Crash);
     started.recv().await.unwrap();
+    // The supervisor keeps a crash report: the reason with its message and location, and what
+    // it did about it.
+    let snapshot = root.snapshot(false).await;
+    let crashes = &snapshot.supervisor.as_ref().expect("a supervisor").crashes;
+    assert_eq!(crashes.len(), 1, "{crashes:?}");
+    let report = &crashes[0];
+    assert_eq!(report.child.as_str(), "fragile_worker");
+    assert_eq!(report.outcome, CrashOutcome::Restarted);
+    assert_eq!(report.restarted, vec![ChildId::from("fragile_worker")]);
+    let ExitReason::Panic { message, location } = &report.reason else {
+        panic!("a panic: {:?}", report.reason);
+    };
+    assert_eq!(message, "disk on fire");
+    assert!(
+        location
+            .as_deref()
+            .is_some_and(|l| l.contains("panic_log.rs")),
+        "{location:?}"
+    );
+    assert!(report.unix_ms > 0);
     root.shutdown().await;
 
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

@@ -8,13 +8,16 @@
 //! | `GET /ready` | 200 when the public listener accepts and the tree runs, else 503 |
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /admin/tree` | JSON snapshot of the live tree (`?connections=all` lists connections) |
-//! | `GET /admin/tree.html` | the tree drawn as Erlang's observer does, refreshing live |
+//! | `GET /admin/tree.html`, `GET /admin/` | the observer page: live charts of the last 15 minutes, the tree drawn as Erlang's observer does, crash reports of a clicked node |
+//! | `GET /admin/crashes` | every supervisor's last abnormal exits, newest first |
+//! | `GET /admin/stats` | the last 15 minutes, one sample a second (`?since=<unix ms>` for newer ones) |
 //! | `POST /admin/actors/{id}/kill` | kills that node abnormally (when `admin.allow_kill`) |
 //! | `GET /admin/config` | the effective configuration, secrets redacted |
 //! | `POST /admin/reload` | re-reads the configuration, as SIGHUP does (see [`crate::reload`]) |
 //!
 //! With `admin.token` set, every route but the probes (`/health`, `/ready`) needs
-//! `Authorization: Bearer <token>`. Every route but the probes also refuses what a web page in
+//! `Authorization: Bearer <token>`. `/metrics` also takes `admin.metrics_token`, a read-only
+//! token for scrapers that opens no other route; with only that one set, `/metrics` needs it. Every route but the probes also refuses what a web page in
 //! the operator's browser could send ([`cross_site`]): another site's `Origin`, a state change
 //! sent as a plain form and, without a token, a `Host` that is not this endpoint's.
 //!
@@ -64,6 +67,8 @@ pub(crate) struct AdminState {
     pub(crate) public: Arc<ListenerShared>,
     /// `admin.token`.
     pub(crate) token: Option<String>,
+    /// `admin.metrics_token`: opens `/metrics` only.
+    pub(crate) metrics_token: Option<String>,
     /// `admin.allow_kill`.
     pub(crate) allow_kill: bool,
     /// `admin.allowed_hosts`.
@@ -105,6 +110,7 @@ pub(crate) async fn start(
         root,
         public,
         token: config.token.clone(),
+        metrics_token: config.metrics_token.clone(),
         allow_kill: config.allow_kill,
         allowed_hosts: config.allowed_hosts.clone(),
         reloader,
@@ -121,10 +127,7 @@ pub(crate) async fn start(
         Duration::from_secs(1),
     );
     let root = SupervisorRef::start(spec).await?;
-    let urls: Vec<String> = addrs
-        .iter()
-        .map(|a| format!("http://{a}/admin/tree.html"))
-        .collect();
+    let urls: Vec<String> = addrs.iter().map(|a| format!("http://{a}/admin/")).collect();
     tracing::info!("admin endpoint on {}", urls.join(", "));
     Ok(AdminEndpoint {
         root,
@@ -144,13 +147,28 @@ fn routes(state: &Arc<AdminState>) -> Result<Routes, RouteError> {
     routes
         .insert(Method::Get, "/health", open(state, health))?
         .insert(Method::Get, "/ready", open(state, ready))?
-        .insert(Method::Get, "/metrics", guarded(state, READ, metrics_text))?
+        .insert(
+            Method::Get,
+            "/metrics",
+            guarded(state, SCRAPE, metrics_text),
+        )?
         .insert(Method::Get, "/admin/tree", guarded(state, READ, tree_json))?
+        .insert(
+            Method::Get,
+            "/admin/stats",
+            guarded(state, READ, stats_json),
+        )?
+        .insert(
+            Method::Get,
+            "/admin/crashes",
+            guarded(state, READ, crashes_json),
+        )?
         .insert(
             Method::Get,
             "/admin/tree.html",
             guarded(state, PAGE, tree_page),
         )?
+        .insert(Method::Get, "/admin/", guarded(state, PAGE, tree_page))?
         .insert(
             Method::Get,
             "/admin/config",
@@ -184,19 +202,24 @@ struct Guard {
     page: bool,
     /// Changes the server (kill, reload): must not be sendable by a plain form.
     changes_state: bool,
+    /// Also opens to `admin.metrics_token` (`/metrics` alone: a scraper's token reads the
+    /// series and nothing else).
+    scrape: bool,
 }
 
 const READ: Guard = Guard {
     page: false,
     changes_state: false,
+    scrape: false,
 };
-const PAGE: Guard = Guard {
-    page: true,
-    changes_state: false,
+const SCRAPE: Guard = Guard {
+    scrape: true,
+    ..READ
 };
+const PAGE: Guard = Guard { page: true, ..READ };
 const CHANGE: Guard = Guard {
-    page: false,
     changes_state: true,
+    ..READ
 };
 
 /// A route that no other web site may drive ([`cross_site`]) and that needs the token, when one
@@ -213,11 +236,17 @@ fn guarded(state: &Arc<AdminState>, guard: Guard, answer: AdminAnswer) -> RouteH
         if let Err(refusal) = checked {
             return Answer::Now(text(StatusCode::FORBIDDEN, refusal.message()));
         }
-        match &state.token {
-            Some(token) if !auth::authorized(request, token) => {
-                Answer::Now(unauthorized(guard.page))
-            }
-            _ => answer(&state, request, params),
+        let scrape_token = state.metrics_token.as_deref().filter(|_| guard.scrape);
+        let tokens: [Option<&str>; 2] = [state.token.as_deref(), scrape_token];
+        let required = tokens.iter().any(Option::is_some);
+        let given = tokens
+            .iter()
+            .flatten()
+            .any(|token| auth::authorized(request, token));
+        if required && !given {
+            Answer::Now(unauthorized(guard.page))
+        } else {
+            answer(&state, request, params)
         }
     }))
 }
@@ -249,6 +278,27 @@ fn tree_json(state: &Arc<AdminState>, request: &Request, _: &Params<'_>) -> Answ
         .is_some_and(|q| q.split('&').any(|pair| pair == "connections=all"));
     let state = state.clone();
     Answer::Later(async move { tree::json(&state, all).await }.boxed_local())
+}
+
+fn crashes_json(state: &Arc<AdminState>, _: &Request, _: &Params<'_>) -> Answer {
+    let state = state.clone();
+    Answer::Later(async move { tree::crashes_json(&state).await }.boxed_local())
+}
+
+/// `GET /admin/stats[?since=<unix ms>]`: the metrics actor's last 15 minutes, or the samples
+/// taken after `since`.
+fn stats_json(_: &Arc<AdminState>, request: &Request, _: &Params<'_>) -> Answer {
+    let since = request.query().and_then(|query| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("since="))
+            .and_then(|value| value.parse::<u64>().ok())
+    });
+    Answer::Now(typed(
+        StatusCode::OK,
+        "application/json",
+        metrics::stats_json(since),
+    ))
 }
 
 fn tree_page(state: &Arc<AdminState>, _: &Request, _: &Params<'_>) -> Answer {

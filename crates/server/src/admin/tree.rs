@@ -1,4 +1,5 @@
-//! `GET /admin/tree` (JSON) and `GET /admin/tree.html` (the tree drawn live).
+//! `GET /admin/tree` (JSON), `GET /admin/crashes` (the supervisors' crash reports) and
+//! `GET /admin/tree.html` (the tree and the server's vital signs, drawn live).
 
 use std::sync::atomic::Ordering;
 
@@ -33,6 +34,29 @@ pub(super) async fn json(state: &AdminState, all_connections: bool) -> Response 
         node["listener"] = listener;
     }
     let mut body = tree.to_string();
+    body.push('\n');
+    super::typed(StatusCode::OK, "application/json", body)
+}
+
+/// `GET /admin/crashes`: every supervisor's crash reports, newest first, each with the id of
+/// the supervisor that kept it. The same reports are in `/admin/tree`, under each supervisor's
+/// `supervisor.crashes`.
+pub(super) async fn crashes_json(state: &AdminState) -> Response {
+    let snapshot = state.root.snapshot(false).await;
+    let mut crashes: Vec<Value> = snapshot
+        .walk()
+        .into_iter()
+        .filter_map(|node| Some((node, node.supervisor.as_ref()?)))
+        .flat_map(|(node, info)| {
+            info.crashes.iter().map(|report| {
+                let mut report = json!(report);
+                report["supervisor"] = json!(node.id);
+                report
+            })
+        })
+        .collect();
+    crashes.sort_by_key(|report| std::cmp::Reverse(report["unix_ms"].as_u64().unwrap_or(0)));
+    let mut body = json!({ "crashes": crashes }).to_string();
     body.push('\n');
     super::typed(StatusCode::OK, "application/json", body)
 }

@@ -180,8 +180,10 @@ impl Settings {
     /// `"<redacted>"` when set. A comment line first names the profile.
     pub fn to_redacted_toml(&self) -> Result<String, toml::ser::Error> {
         let mut shown = self.clone();
-        if shown.admin.token.is_some() {
-            shown.admin.token = Some(REDACTED.to_owned());
+        for secret in [&mut shown.admin.token, &mut shown.admin.metrics_token] {
+            if secret.is_some() {
+                *secret = Some(REDACTED.to_owned());
+            }
         }
         let body = toml::to_string(&shown)?;
         Ok(format!(
@@ -710,12 +712,19 @@ fn validate(settings: &mut Settings, provenance: &Provenance) -> Result<(), Conf
         ));
     }
 
-    if settings.admin.token.as_deref() == Some(REDACTED) {
-        return Err(ConfigError::invalid(
-            "admin.token",
-            origin_of(provenance, "admin.token"),
-            format!("{REDACTED:?} is the placeholder --print-config writes; set the real token"),
-        ));
+    for (key, secret) in [
+        ("admin.token", &settings.admin.token),
+        ("admin.metrics_token", &settings.admin.metrics_token),
+    ] {
+        if secret.as_deref() == Some(REDACTED) {
+            return Err(ConfigError::invalid(
+                key,
+                origin_of(provenance, key),
+                format!(
+                    "{REDACTED:?} is the placeholder --print-config writes; set the real token"
+                ),
+            ));
+        }
     }
 
     if settings.profile == Profile::Prod {
@@ -1065,6 +1074,44 @@ mod tests {
         assert_eq!(err.key(), Some("admin.token"));
         assert_eq!(err.origin(), Some(&Origin::File(file)));
         assert!(err.to_string().contains("placeholder"), "{err}");
+    }
+
+    #[test]
+    fn printed_config_hides_the_metrics_token_too() {
+        let tmp = TempDir::new("metrics_token");
+        let site = tmp.mkdir("site");
+        let args = ["--profile", "test", "--docroot", site.to_str().unwrap()];
+        let env = [("WEB_SERVER__ADMIN__METRICS_TOKEN", "scraper-0123456789")];
+        let settings = Settings::load_from(&cli(&args), env, tmp.path()).unwrap();
+        assert_eq!(
+            settings.admin.metrics_token.as_deref(),
+            Some("scraper-0123456789")
+        );
+        let printed = settings.to_redacted_toml().unwrap();
+        assert!(
+            printed.contains("metrics_token = \"<redacted>\""),
+            "{printed}"
+        );
+        assert!(!printed.contains("scraper-0123456789"), "{printed}");
+        let file = tmp.write("printed.toml", &printed);
+        let err = Settings::load_from(
+            &cli(&[
+                "--profile",
+                "test",
+                "--config",
+                file.to_str().unwrap(),
+                "--docroot",
+                site.to_str().unwrap(),
+            ]),
+            NO_ENV,
+            tmp.path(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.key(),
+            Some("admin.metrics_token"),
+            "the placeholder is refused"
+        );
     }
 
     #[test]

@@ -228,6 +228,10 @@ pub(crate) const SCHEMA: &[KeySpec] = &[
         kind: Kind::Secret,
     },
     KeySpec {
+        key: "admin.metrics_token",
+        kind: Kind::Secret,
+    },
+    KeySpec {
         key: "admin.allow_kill",
         kind: Kind::Bool,
     },

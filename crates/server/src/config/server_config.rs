@@ -23,6 +23,8 @@ pub struct AdminConfig {
     pub bind: SocketAddr,
     /// When set, every route but `/health` requires it as a bearer token.
     pub token: Option<String>,
+    /// When set, `GET /metrics` also takes it as a bearer token (and no other route does).
+    pub metrics_token: Option<String>,
     /// Whether `POST /admin/actors/{id}/kill` may kill (chaos drills; off in prod).
     pub allow_kill: bool,
     /// Without a token, `Host` names answered besides IP addresses and `localhost` names.
@@ -212,6 +214,7 @@ impl ServerConfig {
             admin: settings.admin.bind.map(|bind| AdminConfig {
                 bind,
                 token: settings.admin.token.clone(),
+                metrics_token: settings.admin.metrics_token.clone(),
                 allow_kill: settings.admin.allow_kill,
                 allowed_hosts: settings.admin.allowed_hosts.clone(),
             }),

@@ -288,6 +288,10 @@ pub struct Admin {
     /// Shown as `<redacted>` by `--print-config`.
     #[serde(default, with = "opt_text")]
     pub token: Option<String>,
+    /// Read-only bearer token for `GET /metrics` alone (besides `token`), so a scraper never
+    /// holds the token that can kill processes; `""` (None) means none. Redacted like `token`.
+    #[serde(default, with = "opt_text")]
+    pub metrics_token: Option<String>,
     /// Whether the admin endpoint may kill processes of the tree (to watch supervisors restart
     /// them); a debugging aid, off in production.
     pub allow_kill: bool,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use metrics::{Counter, Gauge, Histogram, Key, Label, Recorder};
 use web_server_http::Method;
 
-use super::series::{self, METADATA};
+use super::series::{self, LATENCY_BUCKETS, METADATA};
 
 /// Values of the `method` label: the standard methods, then `other` for requests whose
 /// method was not recognised (answered 501 or rejected before it was known).
@@ -37,9 +37,25 @@ pub struct RequestMetrics {
     duration: Histogram,
     /// `web_server_response_bytes_total`.
     bytes: Counter,
-    /// Requests answered, all pairs together: `metrics` counters cannot be read back, and the
-    /// metrics actor derives the requests-per-second gauge from this total.
-    answered: AtomicU64,
+    /// Requests answered by status class (index as in [`STATUS_CLASSES`]): `metrics` counters
+    /// cannot be read back, and the metrics actor derives the requests-per-second gauge and
+    /// `/admin/stats`' rates from these totals.
+    answered_by_class: [AtomicU64; STATUS_CLASSES.len()],
+    /// Requests answered by latency bucket (index as in [`LATENCY_BUCKETS`], then one past the
+    /// last bound): the histogram's buckets, readable, for the percentiles of `/admin/stats`.
+    latency_counts: [AtomicU64; LATENCY_COUNTS],
+}
+
+/// Latency buckets counted: one per bound of [`LATENCY_BUCKETS`], then one for slower requests.
+pub(crate) const LATENCY_COUNTS: usize = LATENCY_BUCKETS.len() + 1;
+
+/// Totals read back from [`RequestMetrics`] at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RequestTotals {
+    /// Requests answered, by status class.
+    pub(crate) by_class: [u64; STATUS_CLASSES.len()],
+    /// Requests answered, by latency bucket.
+    pub(crate) latency: [u64; LATENCY_COUNTS],
 }
 
 impl RequestMetrics {
@@ -47,17 +63,31 @@ impl RequestMetrics {
     /// time from its first byte to the end of its response, and the bytes written for it.
     #[inline]
     pub fn record(&self, method: Option<Method>, status: u16, elapsed: Duration, bytes: u64) {
-        self.requests[pair(method, status)].increment(1);
-        self.duration.record(elapsed.as_secs_f64());
+        let pair = pair(method, status);
+        self.requests[pair].increment(1);
+        let seconds = elapsed.as_secs_f64();
+        self.duration.record(seconds);
         if bytes > 0 {
             self.bytes.increment(bytes);
         }
-        self.answered.fetch_add(1, Ordering::Relaxed);
+        self.answered_by_class[pair % STATUS_CLASSES.len()].fetch_add(1, Ordering::Relaxed);
+        self.latency_counts[latency_bucket(seconds)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Requests recorded so far in this process.
     pub fn answered(&self) -> u64 {
-        self.answered.load(Ordering::Relaxed)
+        self.answered_by_class
+            .iter()
+            .map(|count| count.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// The readable totals, for the metrics actor's sampling.
+    pub(crate) fn totals(&self) -> RequestTotals {
+        RequestTotals {
+            by_class: std::array::from_fn(|i| self.answered_by_class[i].load(Ordering::Relaxed)),
+            latency: std::array::from_fn(|i| self.latency_counts[i].load(Ordering::Relaxed)),
+        }
     }
 
     fn register(recorder: &impl Recorder) -> Self {
@@ -77,7 +107,8 @@ impl RequestMetrics {
             requests,
             duration: recorder.register_histogram(&key(series::REQUEST_DURATION), &METADATA),
             bytes: counter(recorder, series::RESPONSE_BYTES),
-            answered: AtomicU64::new(0),
+            answered_by_class: Default::default(),
+            latency_counts: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 }
@@ -117,12 +148,39 @@ pub(crate) struct Handles {
     pub(crate) cache_entries: Gauge,
     /// `web_server_cache_bytes`, set by the metrics actor.
     pub(crate) cache_bytes: Gauge,
+    /// Cache hits, misses and supervisor restarts again, readable for `/admin/stats`.
+    pub(crate) tallies: Tallies,
+}
+
+/// Counts that the metrics actor reads back once a second (`metrics` counters cannot be read):
+/// each is one more relaxed atomic add beside its counter's.
+#[derive(Default)]
+pub(crate) struct Tallies {
+    /// As `web_server_cache_hits_total`.
+    pub(crate) cache_hits: AtomicU64,
+    /// As `web_server_cache_misses_total`.
+    pub(crate) cache_misses: AtomicU64,
+    /// As the sum of `web_server_supervisor_restarts_total` over every supervisor.
+    pub(crate) restarts: AtomicU64,
+}
+
+impl Tallies {
+    /// Adds one to `tally`.
+    pub(crate) fn count(tally: &AtomicU64) {
+        tally.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reads `tally`.
+    pub(crate) fn read(tally: &AtomicU64) -> u64 {
+        tally.load(Ordering::Relaxed)
+    }
 }
 
 impl Handles {
     /// Registers every unlabelled series, and every labelled one whose label values are known.
     pub(crate) fn register(recorder: &impl Recorder) -> Self {
         let gauge = |name: &'static str| recorder.register_gauge(&key(name), &METADATA);
+        register_build_info(recorder);
         Handles {
             request: RequestMetrics::register(recorder),
             connections_accepted: counter(recorder, series::CONNECTIONS_ACCEPTED),
@@ -140,8 +198,22 @@ impl Handles {
             resident_memory: gauge(series::RESIDENT_MEMORY),
             cache_entries: gauge(series::CACHE_ENTRIES),
             cache_bytes: gauge(series::CACHE_BYTES),
+            tallies: Tallies::default(),
         }
     }
+}
+
+/// Registers `web_server_build_info{version="…"}` at 1, for dashboards and alerts that compare
+/// versions across instances. The recorder keeps the value; no handle is needed afterwards.
+fn register_build_info(recorder: &impl Recorder) {
+    let key = Key::from_parts(
+        series::BUILD_INFO,
+        vec![Label::from_static_parts(
+            "version",
+            env!("CARGO_PKG_VERSION"),
+        )],
+    );
+    recorder.register_gauge(&key, &METADATA).set(1.0);
 }
 
 fn key(name: &'static str) -> Key {
@@ -150,6 +222,12 @@ fn key(name: &'static str) -> Key {
 
 fn counter(recorder: &impl Recorder, name: &'static str) -> Counter {
     recorder.register_counter(&key(name), &METADATA)
+}
+
+/// The latency bucket of a request that took `seconds`: the first whose bound is not below it
+/// (Prometheus' `le`), or the last, past every bound.
+pub(crate) fn latency_bucket(seconds: f64) -> usize {
+    LATENCY_BUCKETS.partition_point(|&bound| bound < seconds)
 }
 
 /// The index of a (method, status class) pair in [`RequestMetrics`]' array.
@@ -184,6 +262,17 @@ mod tests {
             METHOD_LABELS[pair(None, 501) / STATUS_CLASSES.len()],
             "other"
         );
+    }
+
+    #[test]
+    fn latencies_fall_in_the_bucket_whose_bound_is_not_below_them() {
+        assert_eq!(latency_bucket(0.0), 0);
+        assert_eq!(latency_bucket(0.000_05), 0, "a bound is inclusive, as `le`");
+        assert_eq!(latency_bucket(0.000_051), 1);
+        assert_eq!(latency_bucket(1.0), 13);
+        assert_eq!(latency_bucket(10.0), LATENCY_BUCKETS.len() - 1);
+        assert_eq!(latency_bucket(10.5), LATENCY_BUCKETS.len());
+        assert_eq!(latency_bucket(f64::INFINITY), LATENCY_COUNTS - 1);
     }
 
     #[test]

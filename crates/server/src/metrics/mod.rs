@@ -44,24 +44,28 @@
 //! - `handles`: the stored handles, and [`RequestMetrics`] for the request path.
 //! - `rate`: the sliding requests-per-second window.
 //! - `proc`: resident memory from `/proc/self/statm`.
+//! - `stats`: the last 15 minutes, one sample a second, for `/admin/stats` and the admin page.
 
 mod handles;
 mod proc;
 mod rate;
 mod recorder;
 mod series;
+mod stats;
 pub(crate) mod sup;
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::{Actor, AsyncContext, Context};
 use web_server_http::Method;
 
+use handles::Tallies;
 use rate::RateWindow;
 
 pub use handles::{RequestMetrics, METHOD_LABELS, STATUS_CLASSES};
 pub use series::LATENCY_BUCKETS;
+pub use stats::{stats_json, ClassRates, Percentiles, StatsSample, STATS_HISTORY};
 pub use sup::ID as METRICS_SUP_ID;
 
 /// The supervision id of the metrics collector.
@@ -128,12 +132,16 @@ pub(crate) fn client_request_limited() {
 
 /// Counts a lookup the file cache answered from memory.
 pub fn cache_hit() {
-    recorder::installed().handles.cache_hits.increment(1);
+    let handles = &recorder::installed().handles;
+    handles.cache_hits.increment(1);
+    Tallies::count(&handles.tallies.cache_hits);
 }
 
 /// Counts a lookup the file cache could not answer from memory.
 pub(crate) fn cache_miss() {
-    recorder::installed().handles.cache_misses.increment(1);
+    let handles = &recorder::installed().handles;
+    handles.cache_misses.increment(1);
+    Tallies::count(&handles.tallies.cache_misses);
 }
 
 /// Counts an entry evicted from the file cache to stay within its limits.
@@ -156,9 +164,9 @@ pub(crate) fn count_restarts_from_zero(supervisors: &[&str]) {
 /// process through the supervision library's restart observer, installed with the recorder;
 /// the label's values are supervisor ids, a set fixed by the shape of the trees.
 pub(crate) fn supervisor_restart(supervisor: &str) {
-    recorder::installed()
-        .supervisor_restarts(supervisor)
-        .increment(1);
+    let installed = recorder::installed();
+    installed.supervisor_restarts(supervisor).increment(1);
+    Tallies::count(&installed.handles.tallies.restarts);
 }
 
 /// Counts a finished TLS handshake: every one in `web_server_tls_handshakes_total`, failed
@@ -172,9 +180,17 @@ pub(crate) fn tls_handshake(ok: bool) {
 }
 
 /// The Prometheus text exposition of every series, for `GET /metrics` (content type
-/// `text/plain; version=0.0.4`).
+/// `text/plain; version=0.0.4`): the recorder's, then the standard `process_*` series, read
+/// from `/proc` now as the Prometheus client libraries read them at each scrape. (Those are not
+/// kept in the recorder: `process_cpu_seconds_total` is a counter of fractional seconds, which
+/// the exporter's integer counters cannot hold.)
 pub fn render() -> String {
-    recorder::installed().handle.render()
+    let mut text = recorder::installed().handle.render();
+    if !text.is_empty() && !text.ends_with("\n\n") {
+        text.push('\n');
+    }
+    text.push_str(&proc::process_exposition());
+    text
 }
 
 /// Whether the server's recorder is also the `metrics` crate's global recorder. False when the
@@ -295,18 +311,34 @@ impl Metrics {
         let installed = recorder::installed();
         let handles = &installed.handles;
         let (active, cache) = sample_sources();
+        let now = Instant::now();
+        let requests = handles.request.totals();
         handles.connections_active.set(active as f64);
-        if let Some(rate) = self
-            .rate
-            .observe(Instant::now(), handles.request.answered())
-        {
+        if let Some(rate) = self.rate.observe(now, requests.by_class.iter().sum()) {
             handles.requests_per_second.set(rate);
         }
-        if let Some(resident) = proc::resident_bytes() {
+        let resident = proc::resident_bytes();
+        if let Some(resident) = resident {
             handles.resident_memory.set(resident as f64);
         }
         handles.cache_entries.set(cache.entries as f64);
         handles.cache_bytes.set(cache.bytes as f64);
+        let tallies = &handles.tallies;
+        stats::record(stats::Reading {
+            at: now,
+            unix_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO)
+                .as_millis() as u64,
+            requests,
+            cache_hits: Tallies::read(&tallies.cache_hits),
+            cache_misses: Tallies::read(&tallies.cache_misses),
+            restarts: Tallies::read(&tallies.restarts),
+            connections_open: active as u64,
+            resident_memory_bytes: resident,
+            cache_bytes: cache.bytes,
+            cache_entries: cache.entries,
+        });
     }
 }
 

@@ -19,7 +19,7 @@ use super::handles::{Handles, RequestMetrics};
 use super::series::*;
 
 /// Every series with its type, unit and HELP text, as rendered.
-const DESCRIPTIONS: [(Kind, &str, Unit, &str); 19] = [
+const DESCRIPTIONS: [(Kind, &str, Unit, &str); 20] = [
     (
         Kind::Gauge,
         CONNECTIONS_ACTIVE,
@@ -133,6 +133,12 @@ const DESCRIPTIONS: [(Kind, &str, Unit, &str); 19] = [
         CLIENT_REQUESTS_LIMITED,
         Unit::Count,
         "Requests answered 429 because their client exceeded limits.requests_per_second and its burst.",
+    ),
+    (
+        Kind::Gauge,
+        BUILD_INFO,
+        Unit::Count,
+        "Always 1; its labels tell the web_server version running.",
     ),
 ];
 

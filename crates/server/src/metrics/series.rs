@@ -43,6 +43,9 @@ pub(crate) const CLIENT_CONNECTIONS_REFUSED: &str = "web_server_client_connectio
 /// `web_server_client_requests_limited_total`.
 pub(crate) const CLIENT_REQUESTS_LIMITED: &str = "web_server_client_requests_limited_total";
 
+/// `web_server_build_info`.
+pub(crate) const BUILD_INFO: &str = "web_server_build_info";
+
 /// Upper bounds of the latency histogram's buckets, in seconds: 50 µs to 10 s in 1-2.5-5
 /// steps (a cache hit on loopback takes tens of microseconds; a slow client, seconds).
 pub const LATENCY_BUCKETS: [f64; 17] = [
