@@ -22,6 +22,22 @@ fn copied_binary() -> (TempDir, std::path::PathBuf) {
     let dir = TempDir::new("installed");
     let copy = dir.join("web_server");
     std::fs::copy(BIN, &copy).expect("copy the binary");
+    // A process another test thread forked while the copy was open for writing holds that
+    // descriptor until it execs, and until then executing the copy fails with ETXTBSY ("text
+    // file busy"). That lasts microseconds: run the copy once, retrying only that error.
+    for attempt in 0.. {
+        match Command::new(&copy)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+        {
+            Ok(_) => break,
+            Err(err) if err.raw_os_error() == Some(26) && attempt < 100 => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Err(err) => panic!("the copied binary does not run: {err}"),
+        }
+    }
     (dir, copy)
 }
 
